@@ -1,0 +1,202 @@
+// Runs one stream: source -> normalize -> batch -> commit, until the upstream says stop, a
+// --max-*/--until-idle limit is reached, or a signal arrives; then commits what is open and exits.
+import { LeaseLostError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { isNormalizeFailure } from '../normalize/change.js';
+import { nowTime } from '../normalize/time.js';
+import { BatchWriter, emptyBatch, isEmptyBatch, type Batch, type CommitResult } from '../store/batch-writer.js';
+import { openDatabase } from '../store/database.js';
+import { acquireLease, type Lease } from '../store/lease.js';
+import { registerStream } from '../store/streams.js';
+import type { ConnectionEvent } from '../sse/types.js';
+import type { Source } from '../sources/source.js';
+import type { SourceEvent } from '../sources/source-event.js';
+
+export interface IngestOptions {
+  dbPath: string;
+  durable?: boolean;
+  stream: string;
+  source: Source;
+  /** Canonical RFC-3339 start for a stream without a cursor. */
+  since?: string | null;
+  /** Exit after this long with no upstream event (heartbeats and keep-alives do not count). */
+  untilIdleMs?: number;
+  maxEvents?: number;
+  maxDurationMs?: number;
+  /** A batch commits at this many events, or when its oldest is `batchAgeMs` old. */
+  batchSize?: number;
+  batchAgeMs?: number;
+  /** A batch that only moves the cursor (heartbeats) commits at most this often. */
+  heartbeatFlushMs?: number;
+  /** Aborting it (SIGINT/SIGTERM) commits the open batch and ends the run normally. */
+  signal?: AbortSignal;
+  log: Logger;
+  onConnectionEvent?: (event: ConnectionEvent) => void;
+  onCommit?: (result: CommitResult, batch: Batch) => void;
+}
+
+export type StopReason = 'signal' | 'until-idle' | 'max-events' | 'max-duration' | 'upstream-ended';
+
+export interface IngestSummary {
+  stopReason: StopReason;
+  received: number;
+  inserted: number;
+  duplicates: number;
+  deadLetters: number;
+  batches: number;
+}
+
+export async function runIngest(options: IngestOptions): Promise<IngestSummary> {
+  const { source, log } = options;
+  const batchSize = options.batchSize ?? 500;
+  const batchAgeMs = options.batchAgeMs ?? 200;
+  const heartbeatFlushMs = options.heartbeatFlushMs ?? 1000;
+
+  const sink = openDatabase({ path: options.dbPath, durable: options.durable });
+  let lease: Lease | undefined;
+  try {
+    const row = registerStream(sink, { name: options.stream, source: source.kind, definition: source.definition });
+    lease = acquireLease(sink, options.stream);
+    const writer = new BatchWriter(sink, lease);
+    const summary: IngestSummary = { stopReason: 'upstream-ended', received: 0, inserted: 0, duplicates: 0, deadLetters: 0, batches: 0 };
+
+    if (options.since && row.cursor) {
+      log.warn('the stream already has a cursor, so --since is ignored; "sse-sink reset" starts it again', {
+        since: options.since,
+      });
+    }
+
+    const stop = new AbortController();
+    let stopReason: StopReason = 'upstream-ended';
+    const stopWith = (reason: StopReason) => {
+      if (stop.signal.aborted) return;
+      stopReason = reason;
+      stop.abort();
+    };
+    const onExternalAbort = () => stopWith('signal');
+    if (options.signal?.aborted) stopWith('signal');
+    options.signal?.addEventListener('abort', onExternalAbort, { once: true });
+
+    let pending = emptyBatch();
+    let pendingSince = 0;
+    let commitError: unknown;
+    const flush = () => {
+      if (isEmptyBatch(pending)) return;
+      const batch = pending;
+      pending = emptyBatch();
+      const result = writer.commit(batch);
+      summary.batches++;
+      summary.inserted += result.inserted;
+      summary.duplicates += result.duplicates;
+      summary.deadLetters += result.deadLetters;
+      log.debug('batch committed', { ...result, revisionMismatches: result.revisionMismatches.length, cursor: batch.cursor });
+      source.afterCommit?.(result);
+      options.onCommit?.(result, batch);
+    };
+    // Commits from timers run between reads; a failure there must end the read loop, not vanish.
+    const flushOrStop = () => {
+      try {
+        flush();
+      } catch (error) {
+        commitError = error;
+        stop.abort();
+      }
+    };
+
+    const ageTimer = setInterval(() => {
+      if (isEmptyBatch(pending)) return;
+      const age = Date.now() - pendingSince;
+      const holdsEvents = pending.changes.length + pending.deadLetters.length + pending.gaps.length > 0;
+      if (age >= (holdsEvents ? batchAgeMs : heartbeatFlushMs)) flushOrStop();
+    }, Math.max(10, Math.min(batchAgeMs, heartbeatFlushMs) / 2));
+    const leaseTimer = setInterval(() => {
+      if (!lease!.renew()) {
+        commitError = new LeaseLostError(options.stream);
+        stop.abort();
+      }
+    }, 10_000);
+    const durationTimer = options.maxDurationMs ? setTimeout(() => stopWith('max-duration'), options.maxDurationMs) : undefined;
+    let idleTimer: NodeJS.Timeout | undefined;
+    const resetIdle = () => {
+      if (options.untilIdleMs === undefined) return;
+      clearTimeout(idleTimer);
+      idleTimer = setTimeout(() => stopWith('until-idle'), options.untilIdleMs);
+    };
+    resetIdle();
+
+    const add = (item: SourceEvent) => {
+      if (isEmptyBatch(pending)) pendingSince = Date.now();
+      const receivedAt = nowTime();
+      switch (item.kind) {
+        case 'event': {
+          const normalized = source.normalize(item);
+          if (isNormalizeFailure(normalized)) {
+            pending.deadLetters.push({ eventType: item.frameEvent, reason: normalized.error, raw: item.data, cursor: item.cursor, receivedAt });
+          } else {
+            pending.changes.push({ change: normalized, cursor: item.cursor, receivedAt });
+          }
+          break;
+        }
+        case 'unreadable':
+          pending.deadLetters.push({ eventType: item.frameEvent, reason: item.reason, raw: item.raw, cursor: item.cursor, receivedAt });
+          break;
+        case 'heartbeat':
+          pending.heartbeatAt = receivedAt;
+          break;
+        case 'gap':
+          pending.gaps.push(item);
+          return;
+      }
+      if (item.cursor !== null) pending.cursor = item.cursor;
+      if (item.kind === 'heartbeat') return;
+      summary.received++;
+      resetIdle();
+      if (pending.changes.length + pending.deadLetters.length >= batchSize) flush();
+      if (options.maxEvents !== undefined && summary.received >= options.maxEvents) stopWith('max-events');
+    };
+
+    try {
+      const stream = source.read({
+        cursor: row.cursor,
+        since: row.cursor ? null : (options.since ?? null),
+        lastEventAt: row.lastEventAt,
+        signal: stop.signal,
+        log,
+        onConnectionEvent: options.onConnectionEvent,
+      });
+      for await (const item of stream) {
+        add(item);
+        if (stop.signal.aborted) break;
+      }
+      if (commitError) throw commitError;
+      flush();
+    } catch (error) {
+      // What was read before the failure is valid: keep it, then report the failure.
+      if (!commitError) flushOrStop();
+      throw error;
+    } finally {
+      clearInterval(ageTimer);
+      clearInterval(leaseTimer);
+      clearTimeout(durationTimer);
+      clearTimeout(idleTimer);
+      options.signal?.removeEventListener('abort', onExternalAbort);
+    }
+    summary.stopReason = stopReason;
+    lease.release(stopReason);
+    return summary;
+  } catch (error) {
+    releaseQuietly(lease, error instanceof Error ? error.message : String(error));
+    throw error;
+  } finally {
+    sink.close();
+  }
+}
+
+// Releasing after a failure is a courtesy (the lease also expires): it must not hide the failure.
+function releaseQuietly(lease: Lease | undefined, reason: string): void {
+  try {
+    lease?.release(reason);
+  } catch {
+    // The database is what failed; the original error says why.
+  }
+}

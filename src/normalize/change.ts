@@ -1,0 +1,75 @@
+// The seam between normalizers (pure) and the store: what one upstream event means for the
+// history log and for the projection tables, as plain data.
+
+/** Names of the projection tables in the SQLite schema (src/store/schema.ts). */
+export type ProjectionTable =
+  | 'users'
+  | 'organizations'
+  | 'groups'
+  | 'organization_members'
+  | 'organization_member_roles'
+  | 'organization_connections'
+  | 'organization_group_roles'
+  | 'group_members'
+  | 'group_roles'
+  | 'documents';
+
+/** SQL column name -> value. Booleans are stored as 0/1, objects must already be JSON text. */
+export type ColumnValues = Record<string, string | number | boolean | null>;
+
+/**
+ * One write to a projection. Every op is guarded by (event time, arrival seq): it applies only
+ * if it is newer than what last wrote that row (or, for `put`, than a tombstone of that row).
+ * `key` holds the primary-key columns except `stream`, which the store adds.
+ */
+export type ProjectionOp =
+  /**
+   * Insert or replace the row's `values` (an entity, a membership). With `expect`, the stored row's
+   * `column` should hold `value` (e.g. Sanity's previousRev): a mismatch is reported as a gap.
+   */
+  | {
+      op: 'put';
+      table: ProjectionTable;
+      key: ColumnValues;
+      values: ColumnValues;
+      expect?: { column: string; value: string | null };
+    }
+  /** Delete the row and leave a tombstone (a membership removed). */
+  | { op: 'remove'; table: ProjectionTable; key: ColumnValues };
+
+/** The history-log part of an event: one row of `events`. */
+export interface HistoryEntry {
+  eventId: string;
+  type: string;
+  subjectKind: string | null;
+  subjectId: string | null;
+  /** Upstream time, ISO-8601 UTC. Also the time that orders projection writes. */
+  occurredAt: string;
+  /** The event JSON as received (not re-serialized). */
+  payload: string;
+  /** False for a type sse-sink stores but does not project. */
+  projected: boolean;
+}
+
+/** Rows a source keeps besides `events` and the projections, e.g. Sanity's `document_mutations`. */
+export interface DetailRow {
+  table: 'document_mutations';
+  values: ColumnValues;
+}
+
+export interface NormalizedChange {
+  history: HistoryEntry;
+  projections: ProjectionOp[];
+  details?: DetailRow[];
+}
+
+/** Why an event could not be normalized: it goes to `dead_letters` with this reason. */
+export interface NormalizeFailure {
+  error: string;
+}
+
+export type NormalizeResult = NormalizedChange | NormalizeFailure;
+
+export function isNormalizeFailure(result: NormalizeResult): result is NormalizeFailure {
+  return 'error' in result;
+}

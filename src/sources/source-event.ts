@@ -1,0 +1,44 @@
+// The seam between source adapters and the rest of the pipeline: what an upstream frame meant,
+// after control frames (welcome, errors, disconnects) have been handled by the adapter.
+
+/** An upstream event to normalize and store. */
+export interface UpstreamEvent {
+  kind: 'event';
+  /** The SSE `event:` field (Auth0: the event type; Sanity: "mutation"). */
+  frameEvent: string;
+  /** The raw `data:` text. */
+  data: string;
+  /** The stream position after this event, if the upstream gives one. */
+  cursor: string | null;
+}
+
+/** A frame that only moves the cursor (Auth0 `offset-only`). */
+export interface Heartbeat {
+  kind: 'heartbeat';
+  cursor: string;
+}
+
+/** A frame the adapter could not make sense of: it is dead-lettered, the cursor moves past it. */
+export interface UnreadableFrame {
+  kind: 'unreadable';
+  frameEvent: string | null;
+  raw: string;
+  reason: string;
+  cursor: string | null;
+}
+
+
+/** History the stream may have missed, and what was done about it: stored in `gaps`. */
+export interface GapRecord {
+  kind: 'gap';
+  /** e.g. reset, downtime, cursor-expired */
+  reason: string;
+  documentId?: string;
+  fromTime: string | null;
+  toTime: string | null;
+  status: 'repaired' | 'unrepairable' | 'open';
+  changesFound: number | null;
+  detail: string | null;
+}
+
+export type SourceEvent = UpstreamEvent | Heartbeat | UnreadableFrame | GapRecord;

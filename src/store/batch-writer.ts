@@ -1,0 +1,172 @@
+// Commits a batch in ONE transaction: history rows (idempotent per stream + event id), their
+// projections, dead letters and the cursor after the batch. A crash never splits them.
+import type Database from 'better-sqlite3';
+import { LeaseLostError } from '../errors.js';
+import type { NormalizedChange } from '../normalize/change.js';
+import type { GapRecord } from '../sources/source-event.js';
+import { nowTime } from '../normalize/time.js';
+import type { SinkDatabase } from './database.js';
+import type { Lease } from './lease.js';
+import { ProjectionApplier, type RevisionMismatch } from './projections.js';
+
+export interface ReceivedChange {
+  change: NormalizedChange;
+  /** The stream cursor right after this event. */
+  cursor: string | null;
+  receivedAt: string;
+}
+
+export interface DeadLetter {
+  eventType: string | null;
+  reason: string;
+  raw: string;
+  cursor: string | null;
+  receivedAt: string;
+}
+
+export interface Batch {
+  changes: ReceivedChange[];
+  deadLetters: DeadLetter[];
+  gaps: GapRecord[];
+  /** The cursor after everything in the batch, heartbeats included; null leaves it as it is. */
+  cursor: string | null;
+  /** When the batch holds a heartbeat, the time the latest one arrived. */
+  heartbeatAt?: string;
+}
+
+export interface CommitResult {
+  inserted: number;
+  /** Events already in the history (upstream redelivery, or a replay after a crash): no-ops. */
+  duplicates: number;
+  deadLetters: number;
+  revisionMismatches: RevisionMismatch[];
+}
+
+export function emptyBatch(): Batch {
+  return { changes: [], deadLetters: [], gaps: [], cursor: null };
+}
+
+export function isEmptyBatch(batch: Batch): boolean {
+  return (
+    batch.changes.length === 0 &&
+    batch.deadLetters.length === 0 &&
+    batch.gaps.length === 0 &&
+    batch.cursor === null &&
+    !batch.heartbeatAt
+  );
+}
+
+export class BatchWriter {
+  private readonly insertEvent: Database.Statement;
+  private readonly insertDeadLetter: Database.Statement;
+  private readonly insertGap: Database.Statement;
+  private readonly saveCursor: Database.Statement;
+  private readonly projections: ProjectionApplier;
+  private readonly commitInTransaction: (batch: Batch) => CommitResult;
+
+  constructor(
+    { sqlite }: SinkDatabase,
+    private readonly lease: Lease,
+  ) {
+    this.insertEvent = sqlite.prepare(
+      `INSERT INTO events (stream, event_id, type, subject_kind, subject_id, occurred_at, received_at, cursor, projected, payload)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (stream, event_id) DO NOTHING`,
+    );
+    this.insertDeadLetter = sqlite.prepare(
+      'INSERT INTO dead_letters (stream, received_at, event_type, reason, cursor, raw) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    this.insertGap = sqlite.prepare(
+      `INSERT INTO gaps (stream, detected_at, reason, document_id, from_time, to_time, status, changes_found, detail)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.saveCursor = sqlite.prepare(
+      `UPDATE streams SET
+         cursor = coalesce(@cursor, cursor),
+         cursor_updated_at = CASE WHEN @cursor IS NULL THEN cursor_updated_at ELSE @now END,
+         last_event_at = CASE WHEN @lastEventAt IS NOT NULL AND (last_event_at IS NULL OR @lastEventAt > last_event_at)
+                              THEN @lastEventAt ELSE last_event_at END,
+         last_received_at = coalesce(@lastReceivedAt, last_received_at),
+         last_heartbeat_at = coalesce(@heartbeatAt, last_heartbeat_at),
+         events_total = events_total + @inserted,
+         duplicates_total = duplicates_total + @duplicates,
+         unknown_total = unknown_total + @unknown,
+         dead_letters_total = dead_letters_total + @deadLetters,
+         lease_expires_at = @leaseExpiresAt
+       WHERE name = @stream AND lease_owner = @owner`,
+    );
+    this.projections = new ProjectionApplier(sqlite, lease.stream);
+    this.commitInTransaction = sqlite.transaction((batch: Batch) => this.write(batch)).immediate;
+  }
+
+  /** Writes the whole batch or nothing. Throws LeaseLostError if another ingester took the stream. */
+  commit(batch: Batch): CommitResult {
+    return this.commitInTransaction(batch);
+  }
+
+  private write(batch: Batch): CommitResult {
+    const stream = this.lease.stream;
+    const result: CommitResult = { inserted: 0, duplicates: 0, deadLetters: 0, revisionMismatches: [] };
+    let unknown = 0;
+    let lastEventAt: string | null = null;
+    for (const { change, cursor, receivedAt } of batch.changes) {
+      const { history } = change;
+      const inserted = this.insertEvent.run(
+        stream,
+        history.eventId,
+        history.type,
+        history.subjectKind,
+        history.subjectId,
+        history.occurredAt,
+        receivedAt,
+        cursor,
+        history.projected ? 1 : 0,
+        history.payload,
+      );
+      if (inserted.changes === 0) {
+        result.duplicates++;
+        continue;
+      }
+      result.inserted++;
+      if (!history.projected) unknown++;
+      if (lastEventAt === null || history.occurredAt > lastEventAt) lastEventAt = history.occurredAt;
+      const order = { eventTime: history.occurredAt, eventSeq: Number(inserted.lastInsertRowid) };
+      for (const detail of change.details ?? []) this.projections.insertDetail(detail, order);
+      for (const op of change.projections) {
+        const mismatch = this.projections.apply(op, order);
+        if (mismatch) {
+          result.revisionMismatches.push(mismatch);
+          const documentId = String(mismatch.key.document_id ?? JSON.stringify(mismatch.key));
+          this.recordGap({ kind: 'gap', reason: 'revision-mismatch', documentId, fromTime: null, toTime: history.occurredAt,
+            status: 'open', changesFound: null, detail: JSON.stringify(mismatch) });
+        }
+      }
+    }
+    for (const gap of batch.gaps) this.recordGap(gap);
+    for (const letter of batch.deadLetters) {
+      this.insertDeadLetter.run(stream, letter.receivedAt, letter.eventType, letter.reason, letter.cursor, letter.raw);
+      result.deadLetters++;
+    }
+    const saved = this.saveCursor.run({
+      stream,
+      owner: this.lease.owner,
+      cursor: batch.cursor,
+      now: nowTime(),
+      lastEventAt,
+      lastReceivedAt: batch.changes.at(-1)?.receivedAt ?? null,
+      heartbeatAt: batch.heartbeatAt ?? null,
+      inserted: result.inserted,
+      duplicates: result.duplicates,
+      unknown,
+      deadLetters: result.deadLetters,
+      leaseExpiresAt: this.lease.nextExpiry(),
+    });
+    if (saved.changes !== 1) throw new LeaseLostError(stream);
+    return result;
+  }
+
+  private recordGap(gap: GapRecord): void {
+    this.insertGap.run(this.lease.stream, nowTime(), gap.reason, gap.documentId ?? null, gap.fromTime, gap.toTime,
+      gap.status, gap.changesFound, gap.detail);
+  }
+
+}

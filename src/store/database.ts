@@ -1,0 +1,66 @@
+// Opens the SQLite file with the pragmas sse-sink relies on and applies pending migrations.
+// Writers and read-only readers (query, status) both come through here.
+import { closeSync, existsSync, openSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
+import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
+import { UsageError } from '../errors.js';
+import { migrationsFolder } from '../package-root.js';
+import * as schema from './schema.js';
+
+export type SinkDb = BetterSQLite3Database<typeof schema>;
+
+export interface SinkDatabase {
+  sqlite: Database.Database;
+  db: SinkDb;
+  close(): void;
+}
+
+export interface OpenOptions {
+  path: string;
+  /** synchronous=FULL instead of NORMAL: a committed batch survives power loss, at some speed. */
+  durable?: boolean;
+  busyTimeoutMs?: number;
+  /** Refuse to create the file: for commands that only make sense on an existing database. */
+  mustExist?: boolean;
+}
+
+/** Opens (creating with mode 0600 if needed) and migrates the database for writing. */
+export function openDatabase({ path, durable = false, busyTimeoutMs = 5000, mustExist = false }: OpenOptions): SinkDatabase {
+  if (path !== ':memory:' && !existsSync(path)) {
+    if (mustExist) throw missingDatabase(path);
+    createPrivateFile(path);
+  }
+  const sqlite = new Database(path);
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma(`synchronous = ${durable ? 'FULL' : 'NORMAL'}`);
+  sqlite.pragma(`busy_timeout = ${busyTimeoutMs}`);
+  sqlite.pragma('foreign_keys = ON');
+  const db = drizzle(sqlite, { schema });
+  migrate(db, { migrationsFolder });
+  return { sqlite, db, close: () => sqlite.close() };
+}
+
+/** Opens an existing database for reading only: `query` and `status` can never change it. */
+export function openDatabaseReadOnly(path: string): SinkDatabase {
+  if (!existsSync(path)) throw missingDatabase(path);
+  const sqlite = new Database(path, { readonly: true, fileMustExist: true });
+  sqlite.pragma('busy_timeout = 5000');
+  const db = drizzle(sqlite, { schema });
+  return { sqlite, db, close: () => sqlite.close() };
+}
+
+// The history may hold personal data: only the owner may read the file.
+function createPrivateFile(path: string): void {
+  try {
+    closeSync(openSync(path, 'wx', 0o600));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return;
+    throw new UsageError(`cannot create database ${path} (${code ?? String(error)}); check that the folder exists and is writable`);
+  }
+}
+
+function missingDatabase(path: string): UsageError {
+  return new UsageError(`database ${path} does not exist; pass --db <file> or run an ingest first`);
+}

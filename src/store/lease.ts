@@ -1,0 +1,87 @@
+// One ingester per stream: a lease row in `streams` that a second process is refused, renewed by
+// every commit, and taken over at once when its owner is a dead process on this host (after kill -9).
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { StreamBusyError } from '../errors.js';
+import type { SinkDatabase } from './database.js';
+
+export const LEASE_TTL_MS = 30_000;
+
+export interface Lease {
+  stream: string;
+  owner: string;
+  /** The expiry a commit made now should write. */
+  nextExpiry(): string;
+  /** Extends the lease; false when another ingester has taken it over. */
+  renew(): boolean;
+  release(reason: string): void;
+}
+
+interface LeaseRow {
+  lease_owner: string | null;
+  lease_expires_at: string | null;
+}
+
+/** Takes the stream's lease or throws StreamBusyError saying who holds it. */
+export function acquireLease(sink: SinkDatabase, stream: string, ttlMs = LEASE_TTL_MS): Lease {
+  const owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  const nextExpiry = () => new Date(Date.now() + ttlMs).toISOString();
+  const read = sink.sqlite.prepare<[string], LeaseRow>('SELECT lease_owner, lease_expires_at FROM streams WHERE name = ?');
+  const take = sink.sqlite.prepare(
+    `UPDATE streams SET lease_owner = ?, lease_expires_at = ?, state = 'live', state_reason = NULL,
+       state_updated_at = ? WHERE name = ?`,
+  );
+  sink.sqlite
+    .transaction(() => {
+      const row = read.get(stream);
+      if (row && isHeldByOther(row)) throw busyError(stream, row);
+      take.run(owner, nextExpiry(), new Date().toISOString(), stream);
+    })
+    .immediate();
+
+  const renewStatement = sink.sqlite.prepare('UPDATE streams SET lease_expires_at = ? WHERE name = ? AND lease_owner = ?');
+  const releaseStatement = sink.sqlite.prepare(
+    `UPDATE streams SET lease_owner = NULL, lease_expires_at = NULL, state = 'stopped', state_reason = ?,
+       state_updated_at = ? WHERE name = ? AND lease_owner = ?`,
+  );
+  return {
+    stream,
+    owner,
+    nextExpiry,
+    renew: () => renewStatement.run(nextExpiry(), stream, owner).changes === 1,
+    release: (reason) => void releaseStatement.run(reason, new Date().toISOString(), stream, owner),
+  };
+}
+
+/** Throws StreamBusyError when a live ingester holds the stream (for reset and other writers). */
+export function assertNotLeased(sink: SinkDatabase, stream: string): void {
+  const row = sink.sqlite
+    .prepare<[string], LeaseRow>('SELECT lease_owner, lease_expires_at FROM streams WHERE name = ?')
+    .get(stream);
+  if (row && isHeldByOther(row)) throw busyError(stream, row);
+}
+
+function isHeldByOther(row: LeaseRow): boolean {
+  if (!row.lease_owner || !row.lease_expires_at) return false;
+  if (Date.parse(row.lease_expires_at) <= Date.now()) return false;
+  return !isDeadLocalProcess(row.lease_owner);
+}
+
+function isDeadLocalProcess(owner: string): boolean {
+  const [host, pid] = owner.split(':');
+  if (host !== hostname()) return false;
+  try {
+    process.kill(Number(pid), 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+function busyError(stream: string, row: LeaseRow): StreamBusyError {
+  const [host, pid] = (row.lease_owner ?? '').split(':');
+  return new StreamBusyError(
+    `stream "${stream}" is being ingested by pid ${pid} on ${host} (lease until ${row.lease_expires_at}); ` +
+      'stop that process first, or use another --stream name',
+  );
+}

@@ -1,0 +1,134 @@
+// Applies normalizers' projection ops to the projection tables, last writer wins by
+// (event time, arrival seq), with tombstones so a late "added" cannot undo a newer removal.
+import type Database from 'better-sqlite3';
+import type { ColumnValues, DetailRow, ProjectionOp, ProjectionTable } from '../normalize/change.js';
+
+/** Where the event that carries an op stands in the order of writes. */
+export interface WriteOrder {
+  eventTime: string;
+  eventSeq: number;
+}
+
+/** A `put` whose `expect` did not match the row we hold: history upstream is missing here. */
+export interface RevisionMismatch {
+  table: ProjectionTable;
+  key: ColumnValues;
+  column: string;
+  expected: string | null;
+  found: string | null;
+}
+
+type SqlValue = string | number | null;
+
+const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
+
+export class ProjectionApplier {
+  private readonly statements = new Map<string, Database.Statement>();
+
+  constructor(
+    private readonly sqlite: Database.Database,
+    private readonly stream: string,
+  ) {}
+
+  /** Applies one op; returns a mismatch when a `put` expected another revision than the stored one. */
+  apply(op: ProjectionOp, order: WriteOrder): RevisionMismatch | undefined {
+    return op.op === 'put' ? this.put(op, order) : this.remove(op, order);
+  }
+
+  /** Inserts a source's detail row (e.g. one `document_mutations` row), tagged with the event's seq. */
+  insertDetail(detail: DetailRow, order: WriteOrder): void {
+    const columns = ['stream', ...Object.keys(detail.values), 'seq'].map(checkIdentifier);
+    this.statement(
+      `detail:${detail.table}:${columns.join(',')}`,
+      () => `INSERT INTO ${checkIdentifier(detail.table)} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`,
+    ).run(this.stream, ...Object.values(detail.values).map(toSql), order.eventSeq);
+  }
+
+  private put(op: Extract<ProjectionOp, { op: 'put' }>, order: WriteOrder): RevisionMismatch | undefined {
+    const { keyColumns, keyValues } = this.rowKey(op.key);
+    if (this.isTombstoneNewer(op.table, keyValues, order)) return undefined;
+    const mismatch = op.expect ? this.checkExpected(op, keyColumns, keyValues, order) : undefined;
+    const valueColumns = Object.keys(op.values);
+    const statement = this.statement(`put:${op.table}:${keyColumns.join(',')}:${valueColumns.join(',')}`, () => {
+      const allColumns = [...keyColumns, ...valueColumns, 'event_time', 'event_seq'].map(checkIdentifier);
+      const updates = [...Object.keys(op.values), 'event_time', 'event_seq'].map((c) => `${c} = excluded.${c}`);
+      return `INSERT INTO ${checkIdentifier(op.table)} (${allColumns.join(', ')})
+        VALUES (${allColumns.map(() => '?').join(', ')})
+        ON CONFLICT (${keyColumns.join(', ')}) DO UPDATE SET ${updates.join(', ')}
+        WHERE (excluded.event_time, excluded.event_seq) > (${op.table}.event_time, ${op.table}.event_seq)`;
+    });
+    statement.run(...keyValues, ...Object.values(op.values).map(toSql), order.eventTime, order.eventSeq);
+    return mismatch;
+  }
+
+  private remove(op: Extract<ProjectionOp, { op: 'remove' }>, order: WriteOrder): undefined {
+    const { keyColumns, keyValues } = this.rowKey(op.key);
+    const remove = this.statement(`remove:${op.table}:${keyColumns.join(',')}`, () => {
+      return `DELETE FROM ${checkIdentifier(op.table)} WHERE ${whereKey(keyColumns)} AND (event_time, event_seq) < (?, ?)`;
+    });
+    remove.run(...keyValues, order.eventTime, order.eventSeq);
+    this.statement(
+      'tombstone',
+      () => `INSERT INTO projection_tombstones (table_name, row_key, event_time, event_seq) VALUES (?, ?, ?, ?)
+        ON CONFLICT (table_name, row_key) DO UPDATE SET event_time = excluded.event_time, event_seq = excluded.event_seq
+        WHERE (excluded.event_time, excluded.event_seq) > (projection_tombstones.event_time, projection_tombstones.event_seq)`,
+    ).run(op.table, JSON.stringify(keyValues), order.eventTime, order.eventSeq);
+    return undefined;
+  }
+
+  private isTombstoneNewer(table: ProjectionTable, keyValues: SqlValue[], order: WriteOrder): boolean {
+    const row = this.statement(
+      'tombstone?',
+      () => `SELECT 1 FROM projection_tombstones WHERE table_name = ? AND row_key = ? AND (event_time, event_seq) > (?, ?)`,
+    ).get(table, JSON.stringify(keyValues), order.eventTime, order.eventSeq);
+    return row !== undefined;
+  }
+
+  private checkExpected(
+    op: Extract<ProjectionOp, { op: 'put' }>,
+    keyColumns: string[],
+    keyValues: SqlValue[],
+    order: WriteOrder,
+  ): RevisionMismatch | undefined {
+    const expect = op.expect!;
+    const row = this.statement(`expect:${op.table}:${expect.column}:${keyColumns.join(',')}`, () => {
+      return `SELECT ${checkIdentifier(expect.column)} AS found FROM ${checkIdentifier(op.table)}
+        WHERE ${whereKey(keyColumns)} AND (event_time, event_seq) < (?, ?)`;
+    }).get(...keyValues, order.eventTime, order.eventSeq) as { found: string | null } | undefined;
+    if (!row || row.found === expect.value) return undefined;
+    return { table: op.table, key: op.key, column: expect.column, expected: expect.value, found: row.found };
+  }
+
+  /** The primary key as columns and values, `stream` first and the rest sorted, so equal keys compare equal. */
+  private rowKey(key: ColumnValues): { keyColumns: string[]; keyValues: SqlValue[] } {
+    const entries = Object.entries(key).sort(([a], [b]) => (a < b ? -1 : 1));
+    return {
+      keyColumns: ['stream', ...entries.map(([column]) => column)],
+      keyValues: [this.stream, ...entries.map(([, value]) => toSql(value))],
+    };
+  }
+
+  private statement(cacheKey: string, build: () => string): Database.Statement {
+    let statement = this.statements.get(cacheKey);
+    if (!statement) {
+      statement = this.sqlite.prepare(build());
+      this.statements.set(cacheKey, statement);
+    }
+    return statement;
+  }
+}
+
+function whereKey(keyColumns: string[]): string {
+  return keyColumns.map((c) => `${checkIdentifier(c)} = ?`).join(' AND ');
+}
+
+function toSql(value: string | number | boolean | null): SqlValue {
+  return typeof value === 'boolean' ? (value ? 1 : 0) : value;
+}
+
+// Table and column names come from normalizers, not users; checking them keeps SQL built from
+// them safe even if that ever changes.
+function checkIdentifier(name: string): string {
+  if (!IDENTIFIER.test(name)) throw new Error(`not a plain SQL identifier: ${name}`);
+  return name;
+}

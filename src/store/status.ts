@@ -1,0 +1,75 @@
+// What `sse-sink status` reports per stream, read in one go from the bookkeeping tables.
+import type { SinkDatabase } from './database.js';
+
+export interface StreamStatus {
+  name: string;
+  source: string;
+  state: string;
+  stateReason: string | null;
+  cursor: string | null;
+  cursorUpdatedAt: string | null;
+  lastEventAt: string | null;
+  /** Seconds between the newest stored event's upstream time and now. */
+  lagSeconds: number | null;
+  lastHeartbeatAt: string | null;
+  eventsTotal: number;
+  eventsByType: Record<string, number>;
+  duplicatesSkipped: number;
+  unknownTypes: number;
+  deadLetters: number;
+  gapsOpen: number;
+  gapsUnrepairable: number;
+  catchUps: number;
+}
+
+interface StreamStatusRow {
+  name: string;
+  source: string;
+  state: string;
+  state_reason: string | null;
+  cursor: string | null;
+  cursor_updated_at: string | null;
+  last_event_at: string | null;
+  last_heartbeat_at: string | null;
+  events_total: number;
+  duplicates_total: number;
+  unknown_total: number;
+  dead_letters_total: number;
+  gaps_open: number;
+  gaps_unrepairable: number;
+  catch_ups: number;
+}
+
+export function readStatus({ sqlite }: SinkDatabase, now = Date.now()): StreamStatus[] {
+  const rows = sqlite
+    .prepare<[], StreamStatusRow>(
+      `SELECT s.*,
+         (SELECT count(*) FROM gaps g WHERE g.stream = s.name AND g.status = 'open') AS gaps_open,
+         (SELECT count(*) FROM gaps g WHERE g.stream = s.name AND g.status = 'unrepairable') AS gaps_unrepairable,
+         (SELECT count(*) FROM gaps g WHERE g.stream = s.name AND g.status = 'repaired') AS catch_ups
+       FROM streams s ORDER BY s.name`,
+    )
+    .all();
+  const byType = sqlite.prepare<[string], { type: string; n: number }>(
+    'SELECT type, count(*) AS n FROM events WHERE stream = ? GROUP BY type ORDER BY type',
+  );
+  return rows.map((row) => ({
+    name: row.name,
+    source: row.source,
+    state: row.state,
+    stateReason: row.state_reason,
+    cursor: row.cursor,
+    cursorUpdatedAt: row.cursor_updated_at,
+    lastEventAt: row.last_event_at,
+    lagSeconds: row.last_event_at ? Math.max(0, Math.round((now - Date.parse(row.last_event_at)) / 1000)) : null,
+    lastHeartbeatAt: row.last_heartbeat_at,
+    eventsTotal: row.events_total,
+    eventsByType: Object.fromEntries(byType.all(row.name).map(({ type, n }) => [type, n])),
+    duplicatesSkipped: row.duplicates_total,
+    unknownTypes: row.unknown_total,
+    deadLetters: row.dead_letters_total,
+    gapsOpen: row.gaps_open,
+    gapsUnrepairable: row.gaps_unrepairable,
+    catchUps: row.catch_ups,
+  }));
+}
