@@ -1,0 +1,47 @@
+// Opens a fresh database file with a registered, leased stream: the state an ingester is in
+// right before its first commit.
+import { join } from 'node:path';
+import type { NormalizedChange } from '../../src/normalize/change.js';
+import { BatchWriter, emptyBatch, type Batch } from '../../src/store/batch-writer.js';
+import { openDatabase, type SinkDatabase } from '../../src/store/database.js';
+import { acquireLease, type Lease } from '../../src/store/lease.js';
+import { registerStream } from '../../src/store/streams.js';
+import { tempDir } from './cli.js';
+
+export interface OpenStream {
+  sink: SinkDatabase;
+  lease: Lease;
+  writer: BatchWriter;
+  path: string;
+}
+
+export function openTestStream(stream = 'test', path = join(tempDir(), 'sink.db')): OpenStream {
+  const sink = openDatabase({ path });
+  registerStream(sink, { name: stream, source: 'auth0', definition: { test: true } });
+  const lease = acquireLease(sink, stream);
+  return { sink, lease, writer: new BatchWriter(sink, lease), path };
+}
+
+/** A user.updated-like change at `time`, written into `users` unless `projected` is false. */
+export function userChange(eventId: string, userId: string, time: string, email = `${userId}@example.com`): NormalizedChange {
+  return {
+    history: {
+      eventId,
+      type: 'user.updated',
+      subjectKind: 'user',
+      subjectId: userId,
+      occurredAt: time,
+      payload: JSON.stringify({ id: eventId, user_id: userId, email }),
+      projected: true,
+    },
+    projections: [{ op: 'put', table: 'users', key: { user_id: userId }, values: { email, object: '{}' } }],
+  };
+}
+
+export function batchOf(changes: NormalizedChange[], cursor: string | null): Batch {
+  return {
+    ...emptyBatch(),
+    changes: changes.map((change) => ({ change, cursor, receivedAt: '2026-01-01T00:00:00.000000Z' })),
+    cursor,
+  };
+}
