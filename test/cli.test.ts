@@ -1,0 +1,132 @@
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { BatchWriter } from '../src/store/batch-writer.js';
+import { openDatabase } from '../src/store/database.js';
+import { acquireLease } from '../src/store/lease.js';
+import { registerStream } from '../src/store/streams.js';
+import { runCli, tempDir } from './helpers/cli.js';
+import { batchOf, userChange } from './helpers/store.js';
+
+/** A database with one stream holding two users and a dead letter, as an ingest would leave it. */
+function seededDb(): string {
+  const path = join(tempDir(), 'sink.db');
+  const sink = openDatabase({ path });
+  registerStream(sink, { name: 'tenant', source: 'auth0', definition: { domain: 'a.example.com' } });
+  const lease = acquireLease(sink, 'tenant');
+  const writer = new BatchWriter(sink, lease);
+  writer.commit(batchOf([userChange('evt_1', 'u1', '2026-01-01T00:00:01.000000Z'), userChange('evt_2', 'u2', '2026-01-01T00:00:02.000000Z', 'two, "quoted"@example.com')], 'c2'));
+  writer.commit({ changes: [], gaps: [], deadLetters: [{ eventType: 'user.created', reason: 'not JSON', raw: '{', cursor: 'c3', receivedAt: '2026-01-01T00:00:03.000000Z' }], cursor: 'c3' });
+  lease.release('test done');
+  sink.close();
+  return path;
+}
+
+describe('sse-sink CLI', () => {
+  it('prints help for every command', async () => {
+    for (const command of [[], ['migrate'], ['status'], ['query'], ['reset'], ['ingest']]) {
+      const result = await runCli([...command, '--help']);
+      expect(result.code, command.join(' ')).toBe(0);
+      expect(result.stdout).toContain('--db');
+    }
+  });
+
+  it('migrate creates the database with owner-only permissions', async () => {
+    const db = join(tempDir(), 'new.db');
+    const result = await runCli(['migrate', '--db', db]);
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    expect(statSync(db).mode & 0o777).toBe(0o600);
+  });
+
+  it('takes the database path from SSE_SINK_DB', async () => {
+    const db = join(tempDir(), 'env.db');
+    expect((await runCli(['migrate'], { SSE_SINK_DB: db })).code).toBe(0);
+    expect(existsSync(db)).toBe(true);
+  });
+
+  it.each([
+    [['bogus']],
+    [['status', '--no-such-flag']],
+    [['query']],
+    [['reset', 'tenant']],
+  ])('rejects %j with exit 2, one line, and no database created', async (args) => {
+    const dir = tempDir();
+    const db = join(dir, 'untouched.db');
+    const result = await runCli([...args, '--db', db]);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toMatch(/^sse-sink: /);
+    expect(existsSync(db)).toBe(false);
+  });
+
+  it('status lists each stream with its cursor, counts and dead letters', async () => {
+    const db = seededDb();
+    const table = await runCli(['status', '--db', db]);
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/tenant\s+auth0\s+stopped \(test done\)/);
+    const [status] = JSON.parse((await runCli(['status', '--json', '--db', db])).stdout);
+    expect(status).toMatchObject({
+      name: 'tenant',
+      cursor: 'c3',
+      lastEventAt: '2026-01-01T00:00:02.000000Z',
+      eventsTotal: 2,
+      eventsByType: { 'user.updated': 2 },
+      deadLetters: 1,
+      duplicatesSkipped: 0,
+    });
+  });
+
+  it('query prints rows as a table, JSON or CSV', async () => {
+    const db = seededDb();
+    const sql = 'SELECT user_id, email FROM users ORDER BY user_id';
+    const table = await runCli(['query', sql, '--db', db]);
+    expect(table.stdout.split('\n').slice(0, 3)).toEqual([
+      'user_id  email',
+      '-------  -------------------------',
+      'u1       u1@example.com',
+    ]);
+    const json = await runCli(['query', sql, '--format', 'json', '--db', db]);
+    expect(JSON.parse(json.stdout)).toEqual([
+      { user_id: 'u1', email: 'u1@example.com' },
+      { user_id: 'u2', email: 'two, "quoted"@example.com' },
+    ]);
+    const csv = await runCli(['query', sql, '--format', 'csv', '--db', db]);
+    expect(csv.stdout).toBe('user_id,email\nu1,u1@example.com\nu2,"two, ""quoted""@example.com"\n');
+  });
+
+  it('query cannot change the database', async () => {
+    const db = seededDb();
+    const result = await runCli(['query', 'DELETE FROM users', '--db', db]);
+    expect(result.code).toBe(2);
+    const forced = await runCli(['query', 'UPDATE users SET email = 1 RETURNING user_id', '--db', db]);
+    expect(forced.code).not.toBe(0);
+    expect(forced.stderr).toMatch(/readonly|read-only/i);
+    expect(JSON.parse((await runCli(['query', 'SELECT count(*) AS n FROM users', '--format', 'json', '--db', db])).stdout)).toEqual([{ n: 2 }]);
+  });
+
+  it('query explains SQL that does not compile', async () => {
+    const result = await runCli(['query', 'SELEC 1', '--db', seededDb()]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/the SQL did not compile: near "SELEC"/);
+  });
+
+  it('reset needs --yes, then forgets the cursor', async () => {
+    const db = seededDb();
+    expect((await runCli(['reset', 'tenant', '--db', db])).code).toBe(2);
+    const reset = await runCli(['reset', 'tenant', '--yes', '--db', db]);
+    expect(reset.code).toBe(0);
+    const [status] = JSON.parse((await runCli(['status', '--json', '--db', db])).stdout);
+    expect(status.cursor).toBeNull();
+    expect(status.eventsTotal).toBe(2);
+  });
+
+  it('reset refuses while an ingester holds the stream', async () => {
+    const db = seededDb();
+    const sink = openDatabase({ path: db });
+    acquireLease(sink, 'tenant');
+    const result = await runCli(['reset', 'tenant', '--yes', '--db', db]);
+    sink.close();
+    expect(result.code).toBe(5);
+    expect(result.stderr).toMatch(/is being ingested by pid/);
+  });
+});
