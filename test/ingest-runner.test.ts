@@ -1,0 +1,136 @@
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { UpstreamStopError } from '../src/errors.js';
+import { runIngest, type IngestOptions } from '../src/ingest/run-ingest.js';
+import { createLogger } from '../src/log.js';
+import type { NormalizeResult } from '../src/normalize/change.js';
+import type { ReadContext, Source } from '../src/sources/source.js';
+import type { SourceEvent } from '../src/sources/source-event.js';
+import { tempDir } from './helpers/cli.js';
+import { userChange } from './helpers/store.js';
+
+const silent = createLogger({ write: () => {} });
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function event(i: number): SourceEvent {
+  return { kind: 'event', frameEvent: 'user.updated', data: JSON.stringify({ i }), cursor: `c${i}` };
+}
+
+/** A source that plays `script` (events, heartbeats, pauses), then idles until aborted. */
+function scriptedSource(script: (SourceEvent | { pause: number } | { fail: Error })[], idleForever = true): Source {
+  return {
+    kind: 'auth0',
+    definition: { scripted: true },
+    async *read({ signal }: ReadContext) {
+      for (const step of script) {
+        if (signal.aborted) return;
+        if ('pause' in step) await sleep(step.pause);
+        else if ('fail' in step) throw step.fail;
+        else yield step;
+      }
+      while (idleForever && !signal.aborted) await sleep(5);
+    },
+    normalize(item): NormalizeResult {
+      const { i } = JSON.parse(item.data) as { i: number };
+      if (i < 0) return { error: 'negative events are not allowed' };
+      return userChange(`evt_${i}`, `u${i % 10}`, `2026-01-01T00:00:00.${String(i).padStart(6, '0')}Z`);
+    },
+  };
+}
+
+function options(source: Source, extra: Partial<IngestOptions> = {}): IngestOptions & { dbPath: string } {
+  return { dbPath: join(tempDir(), 'sink.db'), stream: 's', source, log: silent, ...extra };
+}
+
+function readDb(path: string) {
+  const sqlite = new Database(path, { readonly: true });
+  const result = {
+    events: (sqlite.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n,
+    stream: sqlite.prepare('SELECT cursor, state, state_reason, lease_owner FROM streams').get(),
+    deadLetters: sqlite.prepare('SELECT reason, cursor FROM dead_letters').all(),
+  };
+  sqlite.close();
+  return result;
+}
+
+describe('ingest runner', () => {
+  it('closes batches at the size limit and commits the rest at the end', async () => {
+    const sizes: number[] = [];
+    const opts = options(scriptedSource(Array.from({ length: 1200 }, (_, i) => event(i)), false), {
+      batchSize: 500,
+      onCommit: (result) => sizes.push(result.inserted),
+    });
+    const summary = await runIngest(opts);
+    expect(summary).toMatchObject({ stopReason: 'upstream-ended', received: 1200, inserted: 1200 });
+    expect(sizes).toEqual([500, 500, 200]);
+    expect(readDb(opts.dbPath)).toMatchObject({ events: 1200, stream: { cursor: 'c1199', state: 'stopped', lease_owner: null } });
+  });
+
+  it('commits a batch once it is old enough, without waiting for it to fill', async () => {
+    const opts = options(scriptedSource([event(1), { pause: 400 }, event(2)]), { batchAgeMs: 50, maxEvents: 2 });
+    const run = runIngest(opts);
+    await sleep(300);
+    expect(readDb(opts.dbPath)).toMatchObject({ events: 1, stream: { cursor: 'c1' } });
+    await run;
+    expect(readDb(opts.dbPath)).toMatchObject({ events: 2, stream: { cursor: 'c2' } });
+  });
+
+  it('advances the cursor on heartbeats alone, committing them at most once per interval', async () => {
+    const heartbeats: SourceEvent[] = Array.from({ length: 40 }, (_, i) => ({ kind: 'heartbeat', cursor: `h${i}` }));
+    let commits = 0;
+    const opts = options(scriptedSource(heartbeats.flatMap((h) => [h, { pause: 5 }]), false), {
+      heartbeatFlushMs: 10_000,
+      onCommit: () => commits++,
+    });
+    const summary = await runIngest(opts);
+    expect(summary.received).toBe(0);
+    expect(commits).toBe(1);
+    expect(readDb(opts.dbPath).stream).toMatchObject({ cursor: 'h39' });
+  });
+
+  it('--until-idle ends the run when only heartbeats arrive', async () => {
+    const opts = options(scriptedSource([event(1), event(2), { kind: 'heartbeat', cursor: 'h1' }]), { untilIdleMs: 200 });
+    const summary = await runIngest(opts);
+    expect(summary).toMatchObject({ stopReason: 'until-idle', inserted: 2 });
+    expect(readDb(opts.dbPath)).toMatchObject({ events: 2, stream: { cursor: 'h1', state_reason: 'until-idle' } });
+  });
+
+  it('--max-events stops after that many events, all committed', async () => {
+    const opts = options(scriptedSource(Array.from({ length: 100 }, (_, i) => event(i))), { maxEvents: 30 });
+    expect(await runIngest(opts)).toMatchObject({ stopReason: 'max-events', inserted: 30 });
+    expect(readDb(opts.dbPath)).toMatchObject({ events: 30, stream: { cursor: 'c29' } });
+  });
+
+  it('--max-duration stops on time with everything read so far committed', async () => {
+    const opts = options(scriptedSource([event(1), event(2)]), { maxDurationMs: 150 });
+    expect(await runIngest(opts)).toMatchObject({ stopReason: 'max-duration', inserted: 2 });
+  });
+
+  it('a signal commits the open batch and ends normally', async () => {
+    const stop = new AbortController();
+    const opts = options(scriptedSource([event(1), event(2)]), { signal: stop.signal, batchAgeMs: 60_000 });
+    const run = runIngest(opts);
+    await sleep(100);
+    expect(readDb(opts.dbPath).events).toBe(0);
+    stop.abort();
+    expect(await run).toMatchObject({ stopReason: 'signal', inserted: 2 });
+    expect(readDb(opts.dbPath)).toMatchObject({ events: 2, stream: { cursor: 'c2' } });
+  });
+
+  it('dead-letters what cannot be normalized and moves the cursor past it', async () => {
+    const opts = options(scriptedSource([event(1), event(-5), event(2)], false));
+    await runIngest(opts);
+    expect(readDb(opts.dbPath)).toMatchObject({
+      events: 2,
+      stream: { cursor: 'c2' },
+      deadLetters: [{ reason: 'negative events are not allowed', cursor: 'c-5' }],
+    });
+  });
+
+  it('keeps what was read before the upstream said stop, then reports it', async () => {
+    const opts = options(scriptedSource([event(1), event(2), { fail: new UpstreamStopError('token rejected') }]), { batchAgeMs: 60_000 });
+    await expect(runIngest(opts)).rejects.toThrow(UpstreamStopError);
+    expect(readDb(opts.dbPath)).toMatchObject({ events: 2, stream: { cursor: 'c2', state: 'stopped', state_reason: 'token rejected', lease_owner: null } });
+  });
+});
