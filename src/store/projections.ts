@@ -24,6 +24,11 @@ const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
 
 export class ProjectionApplier {
   private readonly statements = new Map<string, Database.Statement>();
+  /**
+   * Whether each table has any tombstone, learned once per table: entity tables never do, and
+   * skipping their tombstone lookup is most of a put's cost. Safe because one lease = one writer.
+   */
+  private readonly hasTombstones = new Map<ProjectionTable, boolean>();
 
   constructor(
     private readonly sqlite: Database.Database,
@@ -73,10 +78,17 @@ export class ProjectionApplier {
         ON CONFLICT (table_name, row_key) DO UPDATE SET event_time = excluded.event_time, event_seq = excluded.event_seq
         WHERE (excluded.event_time, excluded.event_seq) > (projection_tombstones.event_time, projection_tombstones.event_seq)`,
     ).run(op.table, JSON.stringify(keyValues), order.eventTime, order.eventSeq);
+    this.hasTombstones.set(op.table, true);
     return undefined;
   }
 
   private isTombstoneNewer(table: ProjectionTable, keyValues: SqlValue[], order: WriteOrder): boolean {
+    let hasTombstones = this.hasTombstones.get(table);
+    if (hasTombstones === undefined) {
+      hasTombstones = this.statement('tombstones-of', () => 'SELECT 1 FROM projection_tombstones WHERE table_name = ? LIMIT 1').get(table) !== undefined;
+      this.hasTombstones.set(table, hasTombstones);
+    }
+    if (!hasTombstones) return false;
     const row = this.statement(
       'tombstone?',
       () => `SELECT 1 FROM projection_tombstones WHERE table_name = ? AND row_key = ? AND (event_time, event_seq) > (?, ?)`,
