@@ -13,6 +13,8 @@ export const ExitCode = {
   cursorExpired: 4,
   /** Another ingester holds this stream. */
   streamBusy: 5,
+  /** `status --stale-after`: a stream has not advanced for that long. */
+  stale: 6,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 

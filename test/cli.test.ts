@@ -129,4 +129,38 @@ describe('sse-sink CLI', () => {
     expect(result.code).toBe(5);
     expect(result.stderr).toMatch(/is being ingested by pid/);
   });
+
+  it('export writes the history as JSON lines with the payload as stored, filtered by type and time', async () => {
+    const db = seededDb();
+    const all = await runCli(['export', '--stream', 'tenant', '--db', db]);
+    expect(all.code).toBe(0);
+    const lines = all.stdout.trimEnd().split('\n').map((line) => JSON.parse(line));
+    expect(lines).toMatchObject([
+      { seq: 1, event_id: 'evt_1', type: 'user.updated', subject_id: 'u1', cursor: 'c2', projected: true, payload: { user_id: 'u1' } },
+      { seq: 2, event_id: 'evt_2', payload: { email: 'two, "quoted"@example.com' } },
+    ]);
+    const later = await runCli(['export', '--stream', 'tenant', '--since', '2026-01-01T00:00:02Z', '--db', db]);
+    expect(later.stdout.trimEnd().split('\n').map((line) => JSON.parse(line).event_id)).toEqual(['evt_2']);
+    const before = await runCli(['export', '--stream', 'tenant', '--until', '2026-01-01T00:00:02Z', '--type', 'user.updated', '--db', db]);
+    expect(before.stdout.trimEnd().split('\n').map((line) => JSON.parse(line).event_id)).toEqual(['evt_1']);
+    const none = await runCli(['export', '--stream', 'tenant', '--type', 'user.deleted', '--db', db]);
+    expect(none).toMatchObject({ code: 0, stdout: '' });
+  });
+
+  it('export rejects a bad --since with exit 2', async () => {
+    const result = await runCli(['export', '--stream', 'tenant', '--since', 'yesterday', '--db', seededDb()]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/--since "yesterday" is not an RFC-3339 time/);
+  });
+
+  it('status --stale-after exits 6 when a stream\'s cursor has not moved for that long', async () => {
+    const db = seededDb();
+    expect((await runCli(['status', '--stale-after', '3600', '--db', db])).code).toBe(0);
+    const sink = openDatabase({ path: db });
+    sink.sqlite.prepare("UPDATE streams SET cursor_updated_at = '2026-01-01T00:00:00.000Z'").run();
+    sink.close();
+    const stale = await runCli(['status', '--stale-after', '3600', '--db', db]);
+    expect(stale.code).toBe(6);
+    expect(stale.stderr).toMatch(/stale: "tenant" \(cursor last moved 2026-01-01T00:00:00.000Z\)/);
+  });
 });

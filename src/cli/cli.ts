@@ -1,12 +1,17 @@
 // The sse-sink command line: parses and validates flags, then calls the stages. Every failure ends
 // as one line on stderr and a documented exit code; a usage error never opens the database.
 import yargs, { type Argv } from 'yargs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { ExitCode, SinkError, UsageError } from '../errors.js';
+import { canonicalTime } from '../normalize/time.js';
+import { exportEvents } from '../store/export.js';
 import { openDatabase, openDatabaseReadOnly } from '../store/database.js';
 import { assertNotLeased } from '../store/lease.js';
 import { readStatus, type StreamStatus } from '../store/status.js';
 import { resetStream } from '../store/streams.js';
 import { formatRows, type OutputFormat } from './format.js';
+import { positiveSeconds } from './ingest-options.js';
 import { ingestCommands } from './ingest-commands.js';
 
 function buildCli(argv: string[]): Argv<{ db: string }> {
@@ -36,14 +41,30 @@ function buildCli(argv: string[]): Argv<{ db: string }> {
     .command(
       'status',
       'Show each stream: cursor, last event, counts, dead letters, gaps',
-      (y) => y.option('json', { type: 'boolean', default: false, describe: 'Print JSON for programs' }),
+      (y) =>
+        y
+          .option('json', { type: 'boolean', default: false, describe: 'Print JSON for programs' })
+          .option('stale-after', {
+            type: 'number',
+            describe: 'Exit 6 when a stream\'s cursor has not moved for this many seconds (monitoring, cron)',
+          }),
       (args) => {
+        const staleAfterMs = args['stale-after'] === undefined ? undefined : positiveSeconds(args['stale-after'], '--stale-after');
         const sink = openDatabaseReadOnly(args.db);
+        let status: StreamStatus[];
         try {
-          const status = readStatus(sink);
-          console.log(args.json ? JSON.stringify(status, null, 2) : formatStatus(status));
+          status = readStatus(sink);
         } finally {
           sink.close();
+        }
+        console.log(args.json ? JSON.stringify(status, null, 2) : formatStatus(status));
+        if (staleAfterMs === undefined) return;
+        const stale = status.filter((s) => Date.now() - Date.parse(s.cursorUpdatedAt ?? s.createdAt) > staleAfterMs);
+        if (stale.length) {
+          throw new SinkError(
+            `stale: ${stale.map((s) => `"${s.name}" (cursor last moved ${s.cursorUpdatedAt ?? 'never'})`).join(', ')}; check its ingester's log`,
+            ExitCode.stale,
+          );
         }
       },
     )
@@ -59,6 +80,27 @@ function buildCli(argv: string[]): Argv<{ db: string }> {
         try {
           const statement = prepareQuery(sink.sqlite, args.sql);
           console.log(formatRows(statement.all() as Record<string, unknown>[], args.format, statement.columns().map((c) => c.name)));
+        } finally {
+          sink.close();
+        }
+      },
+    )
+    .command(
+      'export',
+      'Write the history log of a stream to stdout as JSON lines, oldest first',
+      (y) =>
+        y
+          .option('stream', { type: 'string', demandOption: true, describe: 'The stream name' })
+          .option('since', { type: 'string', describe: 'Only events that happened at or after this RFC-3339 time' })
+          .option('until', { type: 'string', describe: 'Only events that happened before this RFC-3339 time' })
+          .option('type', { type: 'string', array: true, describe: 'Only events of this type (repeatable)' }),
+      async (args) => {
+        const since = optionalTime(args.since, '--since');
+        const until = optionalTime(args.until, '--until');
+        const sink = openDatabaseReadOnly(args.db);
+        try {
+          const lines = exportEvents(sink, { stream: args.stream, since, until, types: args.type });
+          await pipeline(Readable.from(withNewlines(lines)), process.stdout);
         } finally {
           sink.close();
         }
@@ -94,6 +136,17 @@ function buildCli(argv: string[]): Argv<{ db: string }> {
     .alias('h', 'help')
     .version()
     .wrap(Math.min(110, process.stdout.columns ?? 100));
+}
+
+function* withNewlines(lines: Iterable<string>): Generator<string> {
+  for (const line of lines) yield `${line}\n`;
+}
+
+function optionalTime(value: string | undefined, flag: string): string | null {
+  if (value === undefined) return null;
+  const time = canonicalTime(value);
+  if (!time) throw new UsageError(`${flag} "${value}" is not an RFC-3339 time; write e.g. 2026-01-31T00:00:00Z`);
+  return time;
 }
 
 function prepareQuery(sqlite: import('better-sqlite3').Database, sql: string) {

@@ -51,9 +51,9 @@ export function checkCommonIngestArgs(args: CommonIngestArgs): CheckedCommonArgs
   }
   return {
     since,
-    untilIdleMs: seconds(args['until-idle'], '--until-idle'),
+    untilIdleMs: optionalSeconds(args['until-idle'], '--until-idle'),
     maxEvents: positiveInteger(args['max-events'], '--max-events'),
-    maxDurationMs: seconds(args['max-duration'], '--max-duration'),
+    maxDurationMs: optionalSeconds(args['max-duration'], '--max-duration'),
     url: args.url === undefined ? undefined : checkUrl(args.url, '--url'),
   };
 }
@@ -71,8 +71,12 @@ export function checkUrl(value: string, flag: string): string {
   return url.toString().replace(/\/$/, '');
 }
 
-function seconds(value: number | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
+function optionalSeconds(value: number | undefined, flag: string): number | undefined {
+  return value === undefined ? undefined : positiveSeconds(value, flag);
+}
+
+/** A positive number of seconds from a flag, in milliseconds. */
+export function positiveSeconds(value: number, flag: string): number {
   if (!Number.isFinite(value) || value <= 0) throw new UsageError(`${flag} must be a positive number of seconds, not ${value}`);
   return value * 1000;
 }

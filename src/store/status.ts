@@ -8,6 +8,7 @@ export interface StreamStatus {
   stateReason: string | null;
   cursor: string | null;
   cursorUpdatedAt: string | null;
+  createdAt: string;
   lastEventAt: string | null;
   /** Seconds between the newest stored event's upstream time and now. */
   lagSeconds: number | null;
@@ -29,6 +30,7 @@ interface StreamStatusRow {
   state_reason: string | null;
   cursor: string | null;
   cursor_updated_at: string | null;
+  created_at: string;
   last_event_at: string | null;
   last_heartbeat_at: string | null;
   events_total: number;
@@ -60,6 +62,7 @@ export function readStatus({ sqlite }: SinkDatabase, now = Date.now()): StreamSt
     stateReason: row.state_reason,
     cursor: row.cursor,
     cursorUpdatedAt: row.cursor_updated_at,
+    createdAt: row.created_at,
     lastEventAt: row.last_event_at,
     lagSeconds: row.last_event_at ? Math.max(0, Math.round((now - Date.parse(row.last_event_at)) / 1000)) : null,
     lastHeartbeatAt: row.last_heartbeat_at,
