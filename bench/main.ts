@@ -3,9 +3,10 @@
 import { cpus } from 'node:os';
 import Database from 'better-sqlite3';
 import type { BenchResult } from './result.js';
+import { benchSanity } from './sanity.bench.js';
 import { benchWriter } from './writer.bench.js';
 
-const benches: (() => Promise<BenchResult>)[] = [benchWriter];
+const benches: (() => Promise<BenchResult>)[] = [benchWriter, benchSanity];
 
 function row(result: BenchResult): string {
   const ratio = result.value / result.baselineValue;

@@ -5,7 +5,7 @@ import type { Logger } from '../log.js';
 import { isNormalizeFailure } from '../normalize/change.js';
 import { nowTime } from '../normalize/time.js';
 import { BatchWriter, emptyBatch, isEmptyBatch, type Batch, type CommitResult } from '../store/batch-writer.js';
-import { openDatabase } from '../store/database.js';
+import { openDatabase, type SinkDatabase } from '../store/database.js';
 import { acquireLease, type Lease } from '../store/lease.js';
 import { registerStream } from '../store/streams.js';
 import type { ConnectionEvent } from '../sse/types.js';
@@ -15,6 +15,11 @@ import type { SourceEvent } from '../sources/source-event.js';
 export interface IngestOptions {
   dbPath: string;
   durable?: boolean;
+  /**
+   * An open database to write through instead of opening `dbPath`: streams run in one process
+   * share one connection, and better-sqlite3 being synchronous serializes their commits.
+   */
+  sink?: SinkDatabase;
   stream: string;
   source: Source;
   /** Canonical RFC-3339 start for a stream without a cursor. */
@@ -52,7 +57,7 @@ export async function runIngest(options: IngestOptions): Promise<IngestSummary> 
   const batchAgeMs = options.batchAgeMs ?? 200;
   const heartbeatFlushMs = options.heartbeatFlushMs ?? 1000;
 
-  const sink = openDatabase({ path: options.dbPath, durable: options.durable });
+  const sink = options.sink ?? openDatabase({ path: options.dbPath, durable: options.durable });
   let lease: Lease | undefined;
   try {
     const row = registerStream(sink, { name: options.stream, source: source.kind, definition: source.definition });
@@ -188,7 +193,7 @@ export async function runIngest(options: IngestOptions): Promise<IngestSummary> 
     releaseQuietly(lease, error instanceof Error ? error.message : String(error));
     throw error;
   } finally {
-    sink.close();
+    if (!options.sink) sink.close();
   }
 }
 

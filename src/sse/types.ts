@@ -34,4 +34,4 @@ export type ConnectionEvent =
   | { type: 'open'; attempt: number; status: number }
   | { type: 'keepalive' }
   | { type: 'closed'; reason: 'end' | 'idle-timeout' | 'network-error' | 'truncated'; error?: Error }
-  | { type: 'retrying'; attempt: number; delayMs: number; status?: number; reason: string };
+  | { type: 'retrying'; attempt: number; delayMs: number; status?: number; reason: string; error?: Error };
