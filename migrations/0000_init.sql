@@ -26,6 +26,7 @@ CREATE TABLE `document_mutations` (
 	`mutations` text,
 	`result` text,
 	`previous` text,
+	`origin` text DEFAULT 'listen' NOT NULL,
 	PRIMARY KEY(`stream`, `event_id`)
 );
 --> statement-breakpoint

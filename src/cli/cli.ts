@@ -175,6 +175,8 @@ function formatStatus(status: StreamStatus[]): string {
       unknown: s.unknownTypes,
       dead_letters: s.deadLetters,
       gaps_open: s.gapsOpen,
+      // A catch-up that could not run: the stream may be missing history, and says so.
+      gaps_unrepairable: s.gapsUnrepairable,
       cursor: s.cursor,
     })),
     'table',

@@ -39,6 +39,11 @@ export interface GapRecord {
   status: 'repaired' | 'unrepairable' | 'open';
   changesFound: number | null;
   detail: string | null;
+  /**
+   * The outcome of repairing gaps already recorded as `open` (same reason and document): those
+   * rows take this status, changes found and detail instead of a new row being added.
+   */
+  resolvesOpen?: boolean;
 }
 
 export type SourceEvent = UpstreamEvent | Heartbeat | UnreadableFrame | GapRecord;

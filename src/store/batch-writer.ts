@@ -60,6 +60,7 @@ export class BatchWriter {
   private readonly insertEvent: Database.Statement;
   private readonly insertDeadLetter: Database.Statement;
   private readonly insertGap: Database.Statement;
+  private readonly resolveOpenGaps: Database.Statement;
   private readonly saveCursor: Database.Statement;
   private readonly projections: ProjectionApplier;
   private readonly commitInTransaction: (batch: Batch) => CommitResult;
@@ -78,6 +79,10 @@ export class BatchWriter {
     this.insertGap = sqlite.prepare(
       `INSERT INTO gaps (stream, detected_at, reason, document_id, from_time, to_time, status, changes_found, detail)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.resolveOpenGaps = sqlite.prepare(
+      `UPDATE gaps SET status = ?, from_time = coalesce(?, from_time), to_time = coalesce(?, to_time), changes_found = ?,
+         detail = coalesce(?, detail) WHERE stream = ? AND reason = ? AND document_id IS ? AND status = 'open'`,
     );
     this.saveCursor = sqlite.prepare(
       `UPDATE streams SET
@@ -165,6 +170,11 @@ export class BatchWriter {
   }
 
   private recordGap(gap: GapRecord): void {
+    if (gap.resolvesOpen) {
+      const resolved = this.resolveOpenGaps.run(gap.status, gap.fromTime, gap.toTime, gap.changesFound, gap.detail,
+        this.lease.stream, gap.reason, gap.documentId ?? null);
+      if (resolved.changes > 0) return;
+    }
     this.insertGap.run(this.lease.stream, nowTime(), gap.reason, gap.documentId ?? null, gap.fromTime, gap.toTime,
       gap.status, gap.changesFound, gap.detail);
   }

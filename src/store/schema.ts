@@ -294,6 +294,8 @@ export const documentMutations = sqliteTable(
     mutations: text('mutations'),
     result: text('result'),
     previous: text('previous'),
+    /** listen (received live) | history (rebuilt from the History API by a catch-up or a repair). */
+    origin: text('origin').notNull().default('listen'),
   },
   (t) => [
     primaryKey({ columns: [t.stream, t.eventId] }),

@@ -1,0 +1,156 @@
+// `sse-sink ingest sanity`: its flags, their validation (before the database is touched), and
+// the Sanity source built from them, with a read-only view of the store for catch-ups.
+import type { Argv, CommandModule } from 'yargs';
+import { UsageError } from '../errors.js';
+import { createLogger } from '../log.js';
+import type { KnownRevision } from '../normalize/sanity.js';
+import { openDatabaseReadOnly } from '../store/database.js';
+import { SanitySource, type RevisionGap, type SanityStoreView } from '../sources/sanity/source.js';
+import {
+  DEFAULT_API_VERSION,
+  defaultBaseUrl,
+  RESERVED_PARAMS,
+  RESUME_MODES,
+  type ResumeMode,
+  type SanityListenConfig,
+  type SanityVisibility,
+} from '../sources/sanity/requests.js';
+import { checkCommonIngestArgs, runIngestCommand, withCommonIngestOptions, type CommonIngestArgs } from './ingest-options.js';
+import { tokenReader } from './token.js';
+
+export interface SanityIngestArgs extends CommonIngestArgs {
+  project: string;
+  dataset: string;
+  query: string;
+  param?: string[];
+  'api-version': string;
+  'include-result': boolean;
+  'include-previous-revision': boolean;
+  'include-all-versions': boolean;
+  visibility: SanityVisibility;
+  tag?: string;
+  resume: ResumeMode;
+}
+
+/** Checks the Sanity flags and builds the listener configuration; throws UsageError. */
+export function sanityConfigFromArgs(args: SanityIngestArgs, baseUrl: string | undefined): SanityListenConfig {
+  if (!/^[a-z0-9][a-z0-9-]{0,63}$/i.test(args.project)) {
+    throw new UsageError(`--project "${args.project}" is not a Sanity project id; it is shown in sanity.io/manage, e.g. abc123xy`);
+  }
+  if (!/^[a-z0-9_][a-z0-9_-]{0,63}$/.test(args.dataset)) {
+    throw new UsageError(`--dataset "${args.dataset}" is not a dataset name (lowercase letters, digits, "_" and "-", at most 64)`);
+  }
+  if (!/^\s*\*\s*\[[\s\S]*\]\s*$/.test(args.query)) {
+    throw new UsageError(`--query must be a GROQ filter such as '*[_type == "post"]', not ${JSON.stringify(args.query)}`);
+  }
+  if (!/^v(\d{4}-\d{2}-\d{2}|1|X)$/.test(args['api-version'])) {
+    throw new UsageError(`--api-version "${args['api-version']}" is not an API version; write e.g. ${DEFAULT_API_VERSION}`);
+  }
+  if (args.tag !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,74}$/.test(args.tag)) {
+    throw new UsageError(`--tag "${args.tag}" may only hold letters, digits, ".", "_" and "-" (at most 75)`);
+  }
+  return {
+    projectId: args.project,
+    dataset: args.dataset,
+    baseUrl: baseUrl ?? defaultBaseUrl(args.project),
+    apiVersion: args['api-version'],
+    query: args.query.trim(),
+    params: parseParams(args.param ?? []),
+    includeResult: args['include-result'],
+    includePreviousRevision: args['include-previous-revision'],
+    includeAllVersions: args['include-all-versions'],
+    visibility: args.visibility,
+    tag: args.tag,
+  };
+}
+
+/** `name=<JSON value>` flags to query parameters; each becomes `$name=<JSON>` on the URL. */
+export function parseParams(flags: string[]): Record<string, unknown> {
+  const params: Record<string, unknown> = {};
+  for (const flag of flags) {
+    const equals = flag.indexOf('=');
+    const name = equals < 0 ? flag : flag.slice(0, equals);
+    if (equals < 0 || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+      throw new UsageError(`--param "${flag}" must be name=<JSON value>, e.g. --param 'type="post"'`);
+    }
+    if ((RESERVED_PARAMS as readonly string[]).includes(name)) throw new UsageError(`--param name "${name}" is reserved by sse-sink; rename it`);
+    if (name in params) throw new UsageError(`--param ${name} is given twice`);
+    try {
+      params[name] = JSON.parse(flag.slice(equals + 1));
+    } catch {
+      throw new UsageError(
+        `--param ${name}: ${JSON.stringify(flag.slice(equals + 1))} is not JSON; strings need quotes: --param '${name}="text"'`,
+      );
+    }
+  }
+  return params;
+}
+
+/** Reads the stream's committed documents and open gaps for catch-ups, on a read-only connection. */
+export function sqliteStoreView(dbPath: string, stream: string): SanityStoreView {
+  const withDatabase = <T>(read: (sqlite: import('better-sqlite3').Database) => T): T => {
+    const sink = openDatabaseReadOnly(dbPath);
+    try {
+      return read(sink.sqlite);
+    } finally {
+      sink.close();
+    }
+  };
+  return {
+    documents: () =>
+      withDatabase((sqlite) => {
+        const rows = sqlite
+          .prepare<[string], { document_id: string; rev: string | null; deleted_at: string | null }>(
+            'SELECT document_id, rev, deleted_at FROM documents WHERE stream = ?',
+          )
+          .all(stream);
+        return new Map<string, KnownRevision>(rows.map((r) => [r.document_id, { rev: r.rev, deleted: r.deleted_at !== null }]));
+      }),
+    openRevisionGaps: () =>
+      withDatabase((sqlite) =>
+        sqlite
+          .prepare<[string], { document_id: string; detail: string | null }>(
+            "SELECT document_id, detail FROM gaps WHERE stream = ? AND reason = 'revision-mismatch' AND status = 'open' ORDER BY id",
+          )
+          .all(stream)
+          .map((row): RevisionGap => {
+            const detail = JSON.parse(row.detail ?? '{}') as { found?: string | null; expected?: string | null };
+            return { documentId: row.document_id, found: detail.found ?? null, expected: detail.expected ?? null };
+          }),
+      ),
+  };
+}
+
+export const ingestSanityCommand: CommandModule<{ db: string }, SanityIngestArgs> = {
+  command: 'sanity',
+  describe: 'Ingest a Sanity dataset\'s listen stream into documents and document_mutations',
+  builder: (yargs) =>
+    withCommonIngestOptions(yargs as Argv<{ db: string }>)
+      .option('project', { type: 'string', demandOption: true, describe: 'Sanity project id' })
+      .option('dataset', { type: 'string', demandOption: true, describe: 'Dataset name, e.g. production' })
+      .option('query', { type: 'string', demandOption: true, describe: 'GROQ filter of the documents to follow, e.g. *[_type == "post"]' })
+      .option('param', { type: 'string', array: true, describe: 'Query parameter name=<JSON value> (repeatable): --param \'type="post"\'' })
+      .option('api-version', { type: 'string', default: DEFAULT_API_VERSION, describe: 'Sanity API version' })
+      .option('include-result', { type: 'boolean', default: false, describe: 'Store each document after every change' })
+      .option('include-previous-revision', { type: 'boolean', default: false, describe: 'Store each document before every change' })
+      .option('include-all-versions', { type: 'boolean', default: true, describe: 'Also follow release versions (versions.<release>.<id>)' })
+      .option('visibility', { choices: ['transaction', 'query'] as const, default: 'transaction' as SanityVisibility, describe: 'When Sanity sends a change: at commit, or once queryable' })
+      .option('tag', { type: 'string', describe: 'Request tag, shown in Sanity\'s usage logs' })
+      .option('resume', {
+        choices: RESUME_MODES,
+        default: 'enable-resume' as ResumeMode,
+        describe: 'How to ask the listener to resume: enableResume=true and Last-Event-ID, the header only, or off (always catch up)',
+      })
+      .epilogue(
+        'The token comes from $SANITY_TOKEN or --token-file (re-read before every request); a public dataset needs none, ' +
+          'but catching up after downtime needs a token with History API access.',
+      ) as unknown as Argv<SanityIngestArgs>,
+  handler: async (args) => {
+    const checked = checkCommonIngestArgs(args);
+    const config = sanityConfigFromArgs(args, checked.url);
+    const token = tokenReader({ envVar: 'SANITY_TOKEN', file: args['token-file'] }, false);
+    const log = createLogger().child({ stream: args.stream, source: 'sanity' });
+    const source = new SanitySource({ config, resume: args.resume, token, store: sqliteStoreView(args.db, args.stream) });
+    await runIngestCommand(args, checked, source, log);
+  },
+};

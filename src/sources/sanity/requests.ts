@@ -1,0 +1,136 @@
+// Pure URL building for the Sanity endpoints sse-sink calls: listen (SSE), query, History
+// transactions and History revisions. No I/O here, so every URL is checked by fixtures.
+
+export type SanityVisibility = 'transaction' | 'query';
+
+/**
+ * How sse-sink asks the listener to resume after a reconnect. The exact switch is not documented:
+ * @sanity/client (`enableResume`) adds `enableResume=true` to the URL and lets its EventSource send
+ * `Last-Event-ID`; a server may also resume on the header alone.
+ * - `enable-resume`: both (default);
+ * - `last-event-id`: the header only;
+ * - `off`: neither: every reconnect is followed by a catch-up from the History API.
+ */
+export type ResumeMode = 'enable-resume' | 'last-event-id' | 'off';
+export const RESUME_MODES: readonly ResumeMode[] = ['enable-resume', 'last-event-id', 'off'];
+
+export const DEFAULT_API_VERSION = 'v2025-02-19';
+
+/** What the listener is asked for: the stream's definition, plus transport choices. */
+export interface SanityListenConfig {
+  projectId: string;
+  dataset: string;
+  /** Base URL, e.g. https://<projectId>.api.sanity.io (no trailing slash). */
+  baseUrl: string;
+  apiVersion: string;
+  /** GROQ filter, e.g. `*[_type == "post"]`. */
+  query: string;
+  /** Query parameters by name (without `$`), as JSON values. */
+  params: Record<string, unknown>;
+  includeResult: boolean;
+  includePreviousRevision: boolean;
+  /** Also release version documents (newer API versions hide them otherwise). */
+  includeAllVersions: boolean;
+  visibility: SanityVisibility;
+  tag?: string;
+}
+
+export function defaultBaseUrl(projectId: string): string {
+  return `https://${projectId}.api.sanity.io`;
+}
+
+function dataUrl(config: Pick<SanityListenConfig, 'baseUrl' | 'apiVersion'>, endpoint: string): string {
+  return `${config.baseUrl}/${config.apiVersion}/data/${endpoint}`;
+}
+
+function appendParams(search: URLSearchParams, params: Record<string, unknown>): void {
+  // Sanity reads each `$name` as a JSON value: `$type="post"`.
+  for (const [name, value] of Object.entries(params)) search.append(`$${name}`, JSON.stringify(value));
+}
+
+/** `GET <base>/<version>/data/listen/<dataset>?query=…&$name=<JSON>&includeResult=…`. */
+export function buildListenUrl(config: SanityListenConfig, resume: ResumeMode): string {
+  const search = new URLSearchParams();
+  if (config.tag) search.append('tag', config.tag);
+  search.append('query', config.query);
+  appendParams(search, config.params);
+  // Sent explicitly both ways: Sanity's own defaults differ between documentation and clients.
+  search.append('includeResult', String(config.includeResult));
+  search.append('includePreviousRevision', String(config.includePreviousRevision));
+  if (config.includeAllVersions) search.append('includeAllVersions', 'true');
+  search.append('visibility', config.visibility);
+  if (resume === 'enable-resume') search.append('enableResume', 'true');
+  return `${dataUrl(config, `listen/${encodeURIComponent(config.dataset)}`)}?${search}`;
+}
+
+/**
+ * `GET <base>/<version>/data/query/<dataset>?query=…&$name=<JSON>&perspective=raw`: `raw` so that
+ * drafts and release versions are seen as themselves.
+ */
+export function buildQueryUrl(config: SanityListenConfig, query: string, params: Record<string, unknown>): string {
+  const search = new URLSearchParams();
+  if (config.tag) search.append('tag', config.tag);
+  search.append('query', query);
+  appendParams(search, params);
+  search.append('perspective', 'raw');
+  return `${dataUrl(config, `query/${encodeURIComponent(config.dataset)}`)}?${search}`;
+}
+
+/** Parameter names sse-sink adds to its catch-up queries; a user's --param may not use them. */
+export const RESERVED_PARAMS = ['sseSinkSince', 'sseSinkKnown'] as const;
+
+/** Documents that match the stream's filter now and were updated since `$sseSinkSince`. */
+export function changedMatchingQuery(filter: string): string {
+  return `${filter}[dateTime(_updatedAt) >= dateTime($sseSinkSince)]._id`;
+}
+
+/**
+ * Which of the known documents `$sseSinkKnown` still exist, and when each last changed: the
+ * missing ones were deleted, the changed ones may have stopped matching the filter.
+ */
+export const KNOWN_STATE_QUERY = '*[_id in $sseSinkKnown]{_id, _updatedAt}';
+
+export interface TransactionsRange {
+  fromTime?: string;
+  toTime?: string;
+  fromTransaction?: string;
+  toTransaction?: string;
+}
+
+/** `GET <base>/<version>/data/history/<dataset>/transactions/<id,id,…>?fromTime=…` (NDJSON). */
+export function buildTransactionsUrl(config: SanityListenConfig, documentIds: string[], range: TransactionsRange): string {
+  const search = new URLSearchParams();
+  for (const [name, value] of Object.entries(range)) if (value !== undefined) search.append(name, value);
+  if (config.tag) search.append('tag', config.tag);
+  const ids = documentIds.map(encodeURIComponent).join(',');
+  return `${dataUrl(config, `history/${encodeURIComponent(config.dataset)}/transactions/${ids}`)}?${search}`;
+}
+
+/** `GET <base>/<version>/data/history/<dataset>/documents/<id>?revision=<rev>`: the document as it was. */
+export function buildRevisionUrl(config: SanityListenConfig, documentId: string, revision: string): string {
+  const search = new URLSearchParams({ revision });
+  if (config.tag) search.append('tag', config.tag);
+  return `${dataUrl(config, `history/${encodeURIComponent(config.dataset)}/documents/${encodeURIComponent(documentId)}`)}?${search}`;
+}
+
+/**
+ * Splits ids into groups whose joined, encoded length stays under `maxChars`, so that a
+ * transactions URL never grows past what proxies and Sanity accept.
+ */
+export function chunkIds(documentIds: string[], maxChars = 6000): string[][] {
+  const chunks: string[][] = [];
+  let current: string[] = [];
+  let length = 0;
+  for (const id of documentIds) {
+    const size = encodeURIComponent(id).length + 1;
+    if (current.length > 0 && length + size > maxChars) {
+      chunks.push(current);
+      current = [];
+      length = 0;
+    }
+    current.push(id);
+    length += size;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}

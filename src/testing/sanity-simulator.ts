@@ -1,0 +1,528 @@
+// Plays a Sanity dataset on the project's SSE test server: the listen endpoint (welcome, resume with
+// welcomeback/reset, keep-alives, preamble, channelError, disconnect) and the History and query
+// endpoints sse-sink catches up with. Used by the tests, the demo and the fault harness.
+import {
+  mutationEventId,
+  mutationTarget,
+  mutationsFor,
+  type SanityDocument,
+  type SanityMutation,
+  type Transition,
+} from '../normalize/sanity.js';
+import { encodeFrame, startSseTestServer, type RecordedRequest, type Reply, type ScriptStep } from './sse-server.js';
+
+/** One transaction of a script: what a client committed, with Sanity's id and time. */
+export interface ScriptTransaction {
+  id: string;
+  /** RFC-3339 with microseconds, increasing. */
+  timestamp: string;
+  author?: string;
+  mutations: SanityMutation[];
+}
+
+/** What one (transaction, document) pair did, as the simulator knows it: the truth tests compare with. */
+export interface SimulatedChange {
+  /** `<transactionId>#<documentId>` */
+  eventId: string;
+  transactionId: string;
+  documentId: string;
+  timestamp: string;
+  author: string;
+  transition: Transition;
+  mutations: SanityMutation[];
+  /** The document before and after the transaction (null: did not exist or did not match). */
+  before: SanityDocument | null;
+  after: SanityDocument | null;
+  /** Index in the dataset's change log; listeners resume by it. */
+  position: number;
+}
+
+export interface SanitySimulatorOptions {
+  dataset?: string;
+  /** When set, every request must carry `Authorization: Bearer <token>` (401 otherwise). */
+  token?: string;
+  /** false: the History endpoints answer 403, as for a token without history access. */
+  historyAccess?: boolean;
+  /**
+   * What makes the listener resume after `Last-Event-ID`: `enable-resume` needs the header and
+   * `enableResume=true`; `last-event-id` the header alone; `none` never resumes (always `welcome`).
+   */
+  resume?: 'enable-resume' | 'last-event-id' | 'none';
+  /** How many of the latest changes a resuming listener can still replay; older => `reset`. */
+  replayWindow?: number;
+  /** Stand-in for the GROQ filter (the simulator does not run GROQ). Default: not a system `_.` document. */
+  matches?: (doc: SanityDocument) => boolean;
+  /** Comment keep-alive after this long without a frame (default 1000 ms). */
+  keepAliveMs?: number;
+  /** Send `evs_preamble`-style padding (a 2 KB comment and an empty frame) first on every connection. */
+  preamble?: boolean;
+  /** Frames written per socket write when a listener is behind (default 200). */
+  framesPerWrite?: number;
+}
+
+interface ListenOptions {
+  includeResult: boolean;
+  includePreviousRevision: boolean;
+  includeMutations: boolean;
+  includeAllVersions: boolean;
+  visibility: string;
+}
+
+interface Listener {
+  /** Control steps, each sent once the listener has been sent the changes before `at`. */
+  queue: { step: ScriptStep; at: number }[];
+  wake: () => void;
+  closed: boolean;
+}
+
+export class SanitySimulator {
+  readonly dataset: string;
+  readonly changes: SimulatedChange[] = [];
+  readonly transactions: ScriptTransaction[] = [];
+  /** Listen connections made so far, with the Last-Event-ID each sent and the greeting it got. */
+  readonly listens: { lastEventId: string | null; query: URLSearchParams; greeting: 'welcome' | 'welcomeback' | 'reset' }[] = [];
+  readonly historyRequests: { path: string; query: URLSearchParams }[] = [];
+  readonly queryRequests: { query: string; params: Record<string, unknown> }[] = [];
+  private readonly documents = new Map<string, SanityDocument>();
+  /** Every revision ever written, by `<id>@<rev>`, for the History documents endpoint. */
+  private readonly revisions = new Map<string, SanityDocument>();
+  private readonly listeners = new Set<Listener>();
+  /** Changes the listen endpoint leaves out (the History API still has them): a lost event. */
+  private readonly hidden = new Set<string>();
+  private readonly options: Required<Omit<SanitySimulatorOptions, 'token'>> & { token?: string };
+  private closed = false;
+  private down = false;
+
+  constructor(options: SanitySimulatorOptions = {}) {
+    this.options = {
+      dataset: 'production',
+      historyAccess: true,
+      resume: 'enable-resume',
+      replayWindow: Number.POSITIVE_INFINITY,
+      matches: (doc) => !doc._id.startsWith('_.'),
+      keepAliveMs: 1000,
+      preamble: false,
+      framesPerWrite: 200,
+      ...options,
+    };
+    this.dataset = this.options.dataset;
+  }
+
+  /** The current state of a document, as the dataset holds it. */
+  document(id: string): SanityDocument | undefined {
+    return this.documents.get(id);
+  }
+
+  get openListeners(): number {
+    return this.listeners.size;
+  }
+
+  /** Commits transactions to the dataset and streams their changes to every open listener. */
+  publish(...transactions: ScriptTransaction[]): SimulatedChange[] {
+    const produced: SimulatedChange[] = [];
+    for (const tx of transactions) produced.push(...this.apply(tx));
+    this.wakeListeners();
+    return produced;
+  }
+
+  /** Sends a frame (e.g. `channelError`, `disconnect`) to every open listener, after what is queued. */
+  broadcast(frame: { event: string; data: string }): void {
+    for (const listener of this.listeners) listener.queue.push({ step: { frame }, at: this.changes.length });
+    this.wakeListeners();
+  }
+
+  /** Changes how many missed changes a resuming listener can replay, from the next connection on. */
+  setReplayWindow(changes: number): void {
+    this.options.replayWindow = changes;
+  }
+
+  /** While on, listen requests get a 503, as during an outage; clients keep retrying. */
+  outage(on: boolean): void {
+    this.down = on;
+  }
+
+  /** The listener will not send this change (by event id); History still knows it. */
+  hideFromListeners(eventId: string): void {
+    this.hidden.add(eventId);
+  }
+
+  /** Cuts every open listen connection (as a proxy or a deploy would); clients reconnect. */
+  dropListeners(): void {
+    for (const listener of this.listeners) listener.queue.push({ step: { destroy: true }, at: this.changes.length });
+    this.wakeListeners();
+  }
+
+  /** Ends the listeners: the test server can then close. */
+  close(): void {
+    this.closed = true;
+    for (const listener of this.listeners) listener.queue.push({ step: { end: true }, at: this.changes.length });
+    this.wakeListeners();
+  }
+
+  /** Serves one request of the test server. */
+  readonly handler = async (req: RecordedRequest): Promise<Reply> => {
+    if (this.options.token && req.headers.authorization !== `Bearer ${this.options.token}`) {
+      return json(401, { error: 'Unauthorized', message: 'Session not found', statusCode: 401 });
+    }
+    const path = req.path.split('?')[0];
+    const route = /^\/(v[^/]+)\/data\/(listen|history|query)\/([^/]+)(\/.*)?$/.exec(path);
+    if (!route || decodeURIComponent(route[3]) !== this.dataset) return json(404, { error: 'Not Found', message: `no route ${path}` });
+    const [, , endpoint, , rest = ''] = route;
+    if (endpoint === 'listen' && this.down) return json(503, { error: 'Service Unavailable', message: 'simulated outage' });
+    if (endpoint === 'listen' && req.method === 'GET') return this.listen(req);
+    if (endpoint === 'query') return this.query(req);
+    if (endpoint === 'history') {
+      this.historyRequests.push({ path: rest, query: req.query });
+      if (!this.options.historyAccess) return json(403, { error: 'Forbidden', message: 'token lacks history access' });
+      const transactions = /^\/transactions\/([^/]+)$/.exec(rest);
+      if (transactions) return this.history(transactions[1].split(',').map(decodeURIComponent), req.query);
+      const revision = /^\/documents\/([^/]+)$/.exec(rest);
+      if (revision) return this.revision(decodeURIComponent(revision[1]), req.query.get('revision'));
+    }
+    return json(404, { error: 'Not Found', message: `no route ${path}` });
+  };
+
+  private apply(tx: ScriptTransaction): SimulatedChange[] {
+    this.transactions.push(tx);
+    const author = tx.author ?? 'pSimAuthor';
+    const touched = [...new Set(tx.mutations.map(mutationTarget).filter((id): id is string => id !== undefined))];
+    const changes: SimulatedChange[] = [];
+    for (const documentId of touched) {
+      const mutations = mutationsFor(tx.mutations, documentId);
+      const before = this.documents.get(documentId) ?? null;
+      let doc: SanityDocument | null = before;
+      for (const mutation of mutations) doc = applyMutation(doc, mutation, documentId);
+      if (doc === before) continue; // nothing changed (e.g. createIfNotExists on an existing one)
+      if (doc) {
+        doc = { ...doc, _rev: tx.id, _updatedAt: tx.timestamp, _createdAt: before?._createdAt ?? tx.timestamp };
+        this.documents.set(documentId, doc);
+        this.revisions.set(`${documentId}@${tx.id}`, doc);
+      } else {
+        this.documents.delete(documentId);
+      }
+      const matchedBefore = before !== null && this.options.matches(before);
+      const matchesAfter = doc !== null && this.options.matches(doc);
+      if (!matchedBefore && !matchesAfter) continue;
+      const transition: Transition = !matchedBefore ? 'appear' : !matchesAfter ? 'disappear' : 'update';
+      changes.push({
+        eventId: mutationEventId(tx.id, documentId),
+        transactionId: tx.id,
+        documentId,
+        timestamp: tx.timestamp,
+        author,
+        transition,
+        mutations,
+        before: matchedBefore ? before : null,
+        after: matchesAfter ? doc : null,
+        position: this.changes.length + changes.length,
+      });
+    }
+    this.changes.push(...changes);
+    return changes;
+  }
+
+  private listen(req: RecordedRequest): Reply {
+    const options: ListenOptions = {
+      includeResult: req.query.get('includeResult') !== 'false',
+      includePreviousRevision: req.query.get('includePreviousRevision') === 'true',
+      includeMutations: req.query.get('includeMutations') !== 'false',
+      includeAllVersions: req.query.get('includeAllVersions') === 'true',
+      visibility: req.query.get('visibility') ?? 'transaction',
+    };
+    const lastEventId = headerValue(req.headers['last-event-id']);
+    const resumeAsked =
+      lastEventId !== null &&
+      (this.options.resume === 'last-event-id' || (this.options.resume === 'enable-resume' && req.query.get('enableResume') === 'true'));
+    let greeting: 'welcome' | 'welcomeback' | 'reset' = 'welcome';
+    let position = this.changes.length;
+    if (resumeAsked) {
+      const index = this.changes.findIndex((c) => c.eventId === lastEventId);
+      const missed = index < 0 ? Number.POSITIVE_INFINITY : this.changes.length - (index + 1);
+      if (missed <= this.options.replayWindow) {
+        greeting = 'welcomeback';
+        position = index + 1;
+      } else {
+        greeting = 'reset';
+      }
+    }
+    this.listens.push({ lastEventId, query: req.query, greeting });
+    const listener: Listener = { queue: [], wake: () => {}, closed: false };
+    this.listeners.add(listener);
+    return {
+      status: 200,
+      headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' },
+      steps: this.listenSteps(listener, greeting, position, options),
+    };
+  }
+
+  private async *listenSteps(listener: Listener, greeting: string, start: number, options: ListenOptions): AsyncGenerator<ScriptStep> {
+    try {
+      if (this.options.preamble) {
+        yield { comment: ' '.repeat(2048) };
+        yield { raw: 'data: \n\n' };
+      }
+      const listenerName = `sim${Math.random().toString(36).slice(2, 10)}`;
+      yield { frame: { event: greeting, data: greeting === 'reset' ? '{}' : JSON.stringify({ listenerName }) } };
+      let position = start;
+      while (!this.closed || listener.queue.length > 0) {
+        // Control steps queued by broadcast/drop/close go out right after the changes made before them.
+        const control = listener.queue[0];
+        const upTo = Math.min(this.changes.length, control?.at ?? Number.POSITIVE_INFINITY);
+        if (position < upTo) {
+          const end = Math.min(upTo, position + this.options.framesPerWrite);
+          const frames: string[] = [];
+          for (; position < end; position++) {
+            const change = this.changes[position];
+            if (!options.includeAllVersions && change.documentId.startsWith('versions.')) continue;
+            if (this.hidden.has(change.eventId)) continue;
+            frames.push(encodeFrame({ event: 'mutation', id: change.eventId, data: JSON.stringify(renderEvent(change, options)) }));
+          }
+          if (frames.length > 0) yield { raw: frames.join('') };
+          continue;
+        }
+        if (control) {
+          listener.queue.shift();
+          yield control.step;
+          if ('destroy' in control.step || 'end' in control.step) return;
+          continue;
+        }
+        const woke = await new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => resolve(false), this.options.keepAliveMs);
+          listener.wake = () => {
+            clearTimeout(timer);
+            resolve(true);
+          };
+        });
+        if (!woke) yield { comment: '' };
+      }
+      yield { end: true };
+    } finally {
+      this.listeners.delete(listener);
+    }
+  }
+
+  private wakeListeners(): void {
+    for (const listener of this.listeners) listener.wake();
+  }
+
+  private history(documentIds: string[], query: URLSearchParams): Reply {
+    const ids = new Set(documentIds);
+    const fromTime = query.get('fromTime');
+    const toTime = query.get('toTime');
+    const fromTx = query.get('fromTransaction');
+    const toTx = query.get('toTransaction');
+    let from = 0;
+    let to = this.transactions.length - 1;
+    if (fromTx) from = Math.max(0, this.transactions.findIndex((t) => t.id === fromTx));
+    if (toTx) {
+      const index = this.transactions.findIndex((t) => t.id === toTx);
+      if (index >= 0) to = index;
+    }
+    const lines: string[] = [];
+    for (let i = from; i <= to; i++) {
+      const tx = this.transactions[i];
+      if (fromTime && tx.timestamp < fromTime) continue;
+      if (toTime && tx.timestamp > toTime) continue;
+      const changed = this.changedDocuments(tx);
+      if (!changed.some((id) => ids.has(id))) continue;
+      lines.push(JSON.stringify({ id: tx.id, timestamp: tx.timestamp, author: tx.author ?? 'pSimAuthor', documentIDs: changed, mutations: tx.mutations }));
+    }
+    return { status: 200, headers: { 'content-type': 'application/x-ndjson' }, body: lines.map((l) => `${l}\n`).join('') };
+  }
+
+  /** The documents a transaction changed, whether or not they match the filter (History knows no filter). */
+  private changedDocuments(tx: ScriptTransaction): string[] {
+    const touched = [...new Set(tx.mutations.map(mutationTarget).filter((id): id is string => id !== undefined))];
+    return touched.filter((id) => this.revisions.has(`${id}@${tx.id}`) || mutationsFor(tx.mutations, id).some((m) => 'delete' in m));
+  }
+
+  private revision(documentId: string, revision: string | null): Reply {
+    const doc = revision ? this.revisions.get(`${documentId}@${revision}`) : this.documents.get(documentId);
+    if (!doc) return json(404, { error: 'Not Found', message: `no revision ${revision} of ${documentId}` });
+    return json(200, { documents: [doc] });
+  }
+
+  private query(req: RecordedRequest): Reply {
+    const query = req.query.get('query') ?? '';
+    const params: Record<string, unknown> = {};
+    for (const [name, value] of req.query) if (name.startsWith('$')) params[name.slice(1)] = JSON.parse(value);
+    this.queryRequests.push({ query, params });
+    // The simulator cannot run GROQ; it answers the two queries sse-sink sends, by their meaning.
+    const docs = [...this.documents.values()];
+    if (Array.isArray(params.sseSinkKnown)) {
+      const known = new Set(params.sseSinkKnown as string[]);
+      return json(200, { result: docs.filter((d) => known.has(d._id)).map((d) => ({ _id: d._id, _updatedAt: d._updatedAt })) });
+    }
+    if (typeof params.sseSinkSince === 'string') {
+      const since = Date.parse(params.sseSinkSince);
+      const changed = docs.filter((d) => this.options.matches(d) && Date.parse(String(d._updatedAt)) >= since);
+      return json(200, { result: changed.map((d) => d._id) });
+    }
+    return json(400, { error: { description: 'the simulator only answers the sse-sink catch-up queries', type: 'queryParseError' } });
+  }
+}
+
+/** The `data:` of a listen `mutation` frame for a change, shaped by the connection's options. */
+export function renderEvent(change: SimulatedChange, options: ListenOptions): Record<string, unknown> {
+  const event: Record<string, unknown> = {
+    eventId: change.eventId,
+    documentId: change.documentId,
+    transactionId: change.transactionId,
+    transition: change.transition,
+    identity: change.author,
+  };
+  if (options.includeMutations) event.mutations = change.mutations;
+  if (options.includeResult && change.after) event.result = change.after;
+  if (options.includePreviousRevision && change.before) event.previous = change.before;
+  event.previousRev = change.before?._rev ?? null;
+  event.resultRev = change.transactionId;
+  event.timestamp = change.timestamp;
+  event.visibility = options.visibility;
+  return event;
+}
+
+function applyMutation(doc: SanityDocument | null, mutation: SanityMutation, id: string): SanityDocument | null {
+  const [[kind, body]] = Object.entries(mutation) as [[string, Record<string, unknown>]];
+  switch (kind) {
+    case 'create':
+      if (doc) throw new Error(`script error: create of existing document ${id}`);
+      return { ...(body as SanityDocument) };
+    case 'createOrReplace':
+      return { ...(body as SanityDocument), _createdAt: doc?._createdAt };
+    case 'createIfNotExists':
+      return doc ?? { ...(body as SanityDocument) };
+    case 'delete':
+      return null;
+    case 'patch': {
+      if (!doc) throw new Error(`script error: patch of missing document ${id}`);
+      const next: SanityDocument = { ...doc };
+      for (const [key, value] of Object.entries((body.set as Record<string, unknown>) ?? {})) next[key] = value;
+      for (const key of (body.unset as string[]) ?? []) delete next[key];
+      for (const [key, value] of Object.entries((body.inc as Record<string, number>) ?? {})) next[key] = Number(next[key] ?? 0) + value;
+      return next;
+    }
+    default:
+      throw new Error(`script error: unknown mutation ${kind}`);
+  }
+}
+
+function json(status: number, body: unknown): Reply {
+  return { status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } as Reply;
+}
+
+function headerValue(value: string | string[] | undefined): string | null {
+  if (Array.isArray(value)) return value[0] ?? null;
+  return value ?? null;
+}
+
+// ---- Scripts ----------------------------------------------------------------------------------
+
+/** A Sanity-like transaction id: 22 letters and digits, from a seeded generator. */
+export function transactionId(random: () => number): string {
+  const alphabet = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
+  let id = '';
+  for (let i = 0; i < 22; i++) id += alphabet[Math.floor(random() * alphabet.length)];
+  return id;
+}
+
+/** mulberry32: small, seeded, good enough for test scripts. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Microsecond timestamps `step` apart from `start`, as Sanity writes them. */
+export function timestampAt(start: string, index: number, stepMicros = 1500): string {
+  const startMs = Date.parse(start);
+  const micros = index * stepMicros;
+  const ms = startMs + Math.floor(micros / 1000);
+  return `${new Date(ms).toISOString().slice(0, 23)}${String(micros % 1000).padStart(3, '0')}Z`;
+}
+
+export interface RandomScriptOptions {
+  seed: number;
+  transactions: number;
+  /** How many published base ids the script plays with (each may have a draft and a release version). */
+  documents?: number;
+  start?: string;
+  types?: string[];
+  authors?: string[];
+  /**
+   * Start with every published document and one version per release, and never delete those:
+   * then every document has a sibling a catch-up can find it by (see the Sanity source).
+   */
+  keepPublished?: boolean;
+}
+
+/**
+ * A random but valid script over published, draft (`drafts.`) and release version
+ * (`versions.<release>.`) documents: creates, patches, replaces, deletes, publishes (draft deleted
+ * and published replaced in one transaction).
+ */
+export function randomScript(options: RandomScriptOptions): ScriptTransaction[] {
+  const random = seededRandom(options.seed);
+  const bases = Array.from({ length: options.documents ?? 40 }, (_, i) => `doc-${i}`);
+  const types = options.types ?? ['post', 'author', 'page'];
+  const authors = options.authors ?? ['pAlice', 'pBob', 'pCarol'];
+  const start = options.start ?? '2026-03-01T09:00:00.000000Z';
+  const pick = <T>(items: T[]) => items[Math.floor(random() * items.length)];
+  const alive = new Map<string, string>(); // id -> _type
+  const script: ScriptTransaction[] = [];
+  const kept = new Set<string>();
+  if (options.keepPublished) {
+    const mutations: SanityMutation[] = [];
+    for (const [index, base] of bases.entries()) mutations.push({ create: { _id: base, _type: types[index % types.length], title: base, n: 0 } });
+    for (const release of ['r1', 'r2']) mutations.push({ create: { _id: `versions.${release}.${bases[0]}`, _type: types[0], title: release, n: 0 } });
+    for (const mutation of mutations) {
+      const body = mutation.create as { _id: string; _type: string };
+      alive.set(body._id, body._type);
+      kept.add(body._id);
+    }
+    script.push({ id: transactionId(random), timestamp: timestampAt(start, 0), author: authors[0], mutations });
+  }
+  for (let i = script.length; i < options.transactions; i++) {
+    const base = pick(bases);
+    const type = alive.get(base) ?? alive.get(`drafts.${base}`) ?? types[bases.indexOf(base) % types.length];
+    const kind = random();
+    const id = kind < 0.55 ? `drafts.${base}` : kind < 0.85 ? base : `versions.r${1 + Math.floor(random() * 2)}.${base}`;
+    const mutations: SanityMutation[] = [];
+    const roll = random();
+    if (!alive.has(id)) {
+      mutations.push({ create: { _id: id, _type: type, title: `${base} v${i}`, n: i } });
+      alive.set(id, type);
+    } else if (id.startsWith('drafts.') && roll < 0.2) {
+      // Publish: the published document takes the draft's content, the draft goes.
+      mutations.push({ createOrReplace: { _id: base, _type: type, title: `${base} published at ${i}`, n: i } });
+      mutations.push({ delete: { id } });
+      alive.delete(id);
+      alive.set(base, type);
+    } else if (roll < 0.3 && !kept.has(id)) {
+      mutations.push({ delete: { id } });
+      alive.delete(id);
+    } else if (roll < 0.4) {
+      mutations.push({ createOrReplace: { _id: id, _type: type, title: `${base} replaced at ${i}`, n: i } });
+    } else {
+      mutations.push({ patch: { id, set: { title: `${base} edit ${i}` }, inc: { n: 1 } } });
+    }
+    script.push({ id: transactionId(random), timestamp: timestampAt(start, i), author: pick(authors), mutations });
+  }
+  return script;
+}
+
+/** Starts a test server that plays `simulator`; `url` is the base URL to give `--url`. */
+export async function startSanitySimulator(simulator: SanitySimulator): Promise<{ url: string; close(): Promise<void> }> {
+  const server = await startSseTestServer((req) => simulator.handler(req));
+  return {
+    url: server.url,
+    close: async () => {
+      simulator.close();
+      await server.close();
+    },
+  };
+}
