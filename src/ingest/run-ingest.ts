@@ -176,8 +176,17 @@ export async function runIngest(options: IngestOptions): Promise<IngestSummary> 
       if (commitError) throw commitError;
       flush();
     } catch (error) {
-      // What was read before the failure is valid: keep it, then report the failure.
-      if (!commitError) flushOrStop();
+      // What was read before the failure is valid: keep it, then report the failure. If keeping
+      // it fails too, that is the failure to report: the exit code must not claim a clean stop.
+      if (commitError) throw commitError;
+      try {
+        flush();
+      } catch (flushError) {
+        log.error('reading stopped, then the last batch could not be committed', {
+          readError: error instanceof Error ? error.message : String(error),
+        });
+        throw flushError;
+      }
       throw error;
     } finally {
       clearInterval(ageTimer);

@@ -13,7 +13,10 @@ export function canonicalTime(input: unknown): string | null {
   const offset = zone.toUpperCase() === 'Z' ? 'Z' : zone.replace(/^([+-]\d{2}):?(\d{2})$/, '$1:$2');
   const millis = Date.parse(`${date}T${time}.${micros.slice(0, 3)}${offset}`);
   if (Number.isNaN(millis)) return null;
-  return `${new Date(millis).toISOString().slice(0, 23)}${micros.slice(3)}Z`;
+  const utc = new Date(millis).toISOString();
+  // An offset can move a time out of years 0000-9999, which have no four-digit form to sort with.
+  if (utc.length !== 24) return null;
+  return `${utc.slice(0, 23)}${micros.slice(3)}Z`;
 }
 
 /** The current time in the same canonical form. */

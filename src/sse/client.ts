@@ -61,6 +61,7 @@ const CR = 0x0d;
 const LF_LF = Buffer.from('\n\n');
 const CR_CR = Buffer.from('\r\r');
 const LF_CR = Buffer.from('\n\r');
+const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 const KEEPALIVE: ConnectionEvent = Object.freeze({ type: 'keepalive' });
 
 type ClientConfig = Required<Omit<SseClientOptions, 'signal' | 'onConnectionEvent'>> &
@@ -292,9 +293,12 @@ class FrameReader {
   private headBytes = 0;
   /** Set while the rest of an oversize frame is being skipped. */
   private skipping = false;
-  private previousByte = -1;
+  /** A body starts at a line start, as if after an LF: a line terminator first is a blank line. */
+  private previousByte = LF;
   /** The last byte given to the parser was a CR, already treated as a complete line end. */
   private crFed = false;
+  /** The body's first bytes while they may still be a byte order mark, which is not content. */
+  private bodyStart: Buffer | undefined = Buffer.alloc(0);
 
   constructor(
     private readonly maxFrameBytes: number,
@@ -306,10 +310,19 @@ class FrameReader {
 
   /** True when the connection stopped inside a frame (a truncated frame is never dispatched). */
   get midFrame(): boolean {
-    return this.frameBytes > 0;
+    return this.frameBytes > 0 || (this.bodyStart?.length ?? 0) > 0;
   }
 
   push(chunk: Buffer): SseFrame[] {
+    if (this.bodyStart) {
+      const start = Buffer.concat([this.bodyStart, chunk]);
+      if (start.length < BOM.length && start.equals(BOM.subarray(0, start.length))) {
+        this.bodyStart = start;
+        return [];
+      }
+      this.bodyStart = undefined;
+      chunk = start.subarray(start.subarray(0, BOM.length).equals(BOM) ? BOM.length : 0);
+    }
     if (chunk.length === 0) return [];
     const end = chunk.length;
     const hasCr = chunk.indexOf(CR) !== -1;
@@ -367,7 +380,9 @@ class FrameReader {
   }
 
   private feed(chunk: Buffer, from: number, to: number): void {
-    const start = this.crFed && chunk[from] === LF ? from + 1 : from;
+    const start = this.crFed && from < to && chunk[from] === LF ? from + 1 : from;
+    // That LF completed the CR LF; an LF after it is a line of its own, even if it comes alone.
+    if (start > from) this.crFed = false;
     if (start >= to) return;
     // Streaming decode is ICU's slow path; a chunk that ends in ASCII cannot end inside a character,
     // so it takes the fast path and still completes bytes the decoder held from the last chunk.
@@ -414,7 +429,7 @@ class FrameReader {
   }
 }
 
-/** The parser strips a byte order mark at the start of a stream; U+FEFF anywhere else is content. */
+/** push() drops a byte order mark at the start of a body; U+FEFF anywhere else is content. */
 function utf8Decoder(): TextDecoder {
   return new TextDecoder('utf-8', { ignoreBOM: true });
 }
