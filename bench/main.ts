@@ -2,11 +2,12 @@
 // baselines measured in the same run (never absolute timings, which depend on the machine).
 import { cpus } from 'node:os';
 import Database from 'better-sqlite3';
+import { benchAuth0 } from './auth0.bench.js';
 import type { BenchResult } from './result.js';
 import { benchSanity } from './sanity.bench.js';
 import { benchWriter } from './writer.bench.js';
 
-const benches: (() => Promise<BenchResult>)[] = [benchWriter, benchSanity];
+const benches: (() => Promise<BenchResult>)[] = [benchWriter, benchSanity, benchAuth0];
 
 function row(result: BenchResult): string {
   const ratio = result.value / result.baselineValue;

@@ -61,8 +61,8 @@ const readmeSql = [...readFileSync(new URL('./fixtures/sanity/readme-sql.md', im
 describe('the README\'s Sanity SQL examples', () => {
   it('are the ones these tests run, word for word', () => {
     const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
-    const section = readme.slice(readme.indexOf('## ingest sanity'));
-    expect(readme).toContain('## ingest sanity');
+    const section = readme.slice(readme.indexOf('## Ingest Sanity'));
+    expect(readme).toContain('## Ingest Sanity');
     for (const sql of readmeSql) expect(section).toContain(sql);
   });
 });

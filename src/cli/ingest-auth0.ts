@@ -1,0 +1,71 @@
+// `sse-sink ingest auth0`: Auth0 Events API flags, their validation (all before the database is
+// opened), and the Auth0 source handed to the shared ingest runner.
+import type { Argv, CommandModule } from 'yargs';
+import { UsageError } from '../errors.js';
+import { createLogger } from '../log.js';
+import { auth0StreamConfig } from '../sources/auth0/requests.js';
+import { createAuth0Source, type ExpiredCursorPolicy } from '../sources/auth0/source.js';
+import { checkCommonIngestArgs, runIngestCommand, withCommonIngestOptions, type CommonIngestArgs } from './ingest-options.js';
+import { tokenReader } from './token.js';
+
+interface IngestAuth0Args extends CommonIngestArgs {
+  /** An array when the flag is repeated: refused. */
+  domain: string | string[];
+  'event-type'?: string[];
+  'on-expired-cursor': ExpiredCursorPolicy;
+}
+
+const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
+const EVENT_TYPE = /^[a-z0-9_]+(?:\.[a-z0-9_]+)*$/;
+
+export const ingestAuth0Command: CommandModule<{ db: string }, IngestAuth0Args> = {
+  command: 'auth0',
+  describe: 'Ingest an Auth0 tenant\'s Events API stream (users, organizations, groups, memberships)',
+  builder: (yargs) =>
+    withCommonIngestOptions(yargs as Argv<{ db: string }>)
+      .option('domain', { type: 'string', demandOption: true, describe: 'Tenant domain, e.g. acme.us.auth0.com' })
+      .option('event-type', {
+        type: 'string',
+        array: true,
+        describe: 'Only this event type (repeat the flag for several); default: every type',
+      })
+      .option('on-expired-cursor', {
+        choices: ['fail', 'since-last-event'] as const,
+        default: 'fail' as ExpiredCursorPolicy,
+        describe: 'When Auth0 no longer has the stored cursor (410): stop (exit 4), or record a gap and resume ' +
+          'from the newest stored event\'s time minus 10 minutes',
+      })
+      .epilogue('The token (scope read:events) comes from $AUTH0_TOKEN or --token-file, re-read before every connect.') as
+      unknown as Argv<IngestAuth0Args>,
+  handler: async (args) => {
+    const checked = checkCommonIngestArgs(args);
+    const domain = checkDomain(args.domain);
+    const eventTypes = (args['event-type'] ?? []).map(checkEventType);
+    // Required: the reader throws rather than return no token.
+    const readToken = tokenReader({ envVar: 'AUTH0_TOKEN', file: args['token-file'] }, true) as () => string;
+    const log = createLogger().child({ stream: args.stream, source: 'auth0' });
+    const source = createAuth0Source({
+      config: auth0StreamConfig(domain, checked.url, eventTypes),
+      onExpiredCursor: args['on-expired-cursor'],
+      readToken,
+      tokenSource: args['token-file'] ? `--token-file ${args['token-file']}` : 'AUTH0_TOKEN',
+    });
+    await runIngestCommand(args, checked, source, log);
+  },
+};
+
+function checkDomain(value: string | string[]): string {
+  if (Array.isArray(value)) throw new UsageError('--domain was given more than once; a stream reads one tenant');
+  if (value.includes('://') || value.includes('/')) {
+    throw new UsageError(`--domain "${value}" must be the tenant host only, e.g. acme.us.auth0.com (a full base URL goes in --url)`);
+  }
+  if (!HOSTNAME.test(value)) throw new UsageError(`--domain "${value}" is not a host name; write e.g. acme.us.auth0.com`);
+  return value.toLowerCase();
+}
+
+function checkEventType(value: string): string {
+  if (!EVENT_TYPE.test(value)) {
+    throw new UsageError(`--event-type "${value}" is not an event type; write e.g. user.created (repeat the flag for several)`);
+  }
+  return value;
+}

@@ -1,0 +1,262 @@
+// The Auth0 source: reads `/api/v2/events` from the stored cursor, turns frames into source
+// events, and applies the spec's rules for error frames and refusals (401, 403, 410, 400).
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CursorExpiredError, UpstreamStopError, UsageError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import { normalizeAuth0Event } from '../../normalize/auth0.js';
+import { canonicalTime, nowTime } from '../../normalize/time.js';
+import { readSseStream, SseHttpError } from '../../sse/client.js';
+import type { ConnectionEvent } from '../../sse/types.js';
+import type { ReadContext, Source } from '../source.js';
+import type { SourceEvent } from '../source-event.js';
+import { interpretAuth0Frame } from './frames.js';
+import { auth0Timestamp, buildEventsUrl, eventsRequestHeaders, type Auth0StartPosition, type Auth0StreamConfig } from './requests.js';
+
+export type ExpiredCursorPolicy = 'fail' | 'since-last-event';
+
+export interface Auth0SourceOptions {
+  config: Auth0StreamConfig;
+  onExpiredCursor: ExpiredCursorPolicy;
+  /** Reads the current token; called before every connect, so a rotated token is picked up. */
+  readToken: () => string;
+  /** Where the token comes from, for messages: `AUTH0_TOKEN` or `--token-file <path>`. */
+  tokenSource: string;
+  /** How far before the last stored event a resume after an expired cursor starts (default 10 min). */
+  expiredCursorOverlapMs?: number;
+  /** The first wait after a 403 that says "too many connections"; it doubles up to `max`. */
+  concurrencyRetryMs?: { first: number; max: number };
+  /** Own reconnects after an error frame without progress: full jitter, doubling up to `max`. */
+  errorRetryMs?: { first: number; max: number };
+}
+
+export const EXPIRED_CURSOR_OVERLAP_MS = 10 * 60_000;
+
+/** Why one connection ended, as far as the reconnect loop is concerned. */
+type ConnectionEnd =
+  | { kind: 'aborted' }
+  /** An error frame: reconnect from the latest cursor, at once when the connection made progress. */
+  | { kind: 'reconnect'; progressed: boolean }
+  | { kind: 'refused'; error: SseHttpError }
+  | { kind: 'cursor-expired'; detail: string };
+
+export function createAuth0Source(options: Auth0SourceOptions): Source {
+  const { config } = options;
+  return {
+    kind: 'auth0',
+    definition: { domain: config.domain, url: config.url, eventTypes: config.eventTypes },
+    read: (context) => readAuth0Events(options, context),
+    normalize: normalizeAuth0Event,
+  };
+}
+
+async function* readAuth0Events(options: Auth0SourceOptions, context: ReadContext): AsyncGenerator<SourceEvent> {
+  const { signal, log } = context;
+  const start: Auth0StartPosition = { cursor: context.cursor, fromTime: context.since };
+  const concurrencyRetry = options.concurrencyRetryMs ?? { first: 30_000, max: 300_000 };
+  const errorRetry = options.errorRetryMs ?? { first: 500, max: 30_000 };
+  // A 401 earns one retry with a freshly read token; a connection that opens earns it back.
+  let tokenRetried = false;
+  let concurrencyRefusals = 0;
+  let fruitlessReconnects = 0;
+
+  const onConnectionEvent = (event: ConnectionEvent) => {
+    if (event.type === 'open') {
+      tokenRetried = false;
+      concurrencyRefusals = 0;
+    }
+    context.onConnectionEvent?.(event);
+  };
+
+  while (!signal.aborted) {
+    const end: ConnectionEnd = yield* readOneConnection(options, start, signal, log, onConnectionEvent);
+    switch (end.kind) {
+      case 'aborted':
+        return;
+      case 'reconnect': {
+        fruitlessReconnects = end.progressed ? 0 : fruitlessReconnects + 1;
+        if (fruitlessReconnects > 0) await pause(fullJitter(errorRetry, fruitlessReconnects), signal);
+        break;
+      }
+      case 'cursor-expired': {
+        // Recovery needs a refused cursor (a refused time has nothing to fall back to), the user's
+        // consent, and a stored event whose time to resume from.
+        if (start.cursor === null || options.onExpiredCursor === 'fail' || context.lastEventAt === null) {
+          throw cursorExpired(end.detail, start, context.lastEventAt);
+        }
+        const overlapMs = options.expiredCursorOverlapMs ?? EXPIRED_CURSOR_OVERLAP_MS;
+        const resumeFrom = canonicalTime(new Date(Date.parse(context.lastEventAt) - overlapMs).toISOString())!;
+        log.warn('the stored cursor expired upstream: recording a gap and resuming from a time', {
+          detail: end.detail,
+          lastEventAt: context.lastEventAt,
+          resumeFrom,
+        });
+        yield {
+          kind: 'gap',
+          reason: 'cursor-expired',
+          fromTime: context.lastEventAt,
+          toTime: nowTime(),
+          status: 'open',
+          changesFound: null,
+          detail:
+            `Auth0 no longer had the stored cursor (${end.detail}); resumed with from_timestamp=${auth0Timestamp(resumeFrom)} ` +
+            `(the newest stored event minus ${Math.round(overlapMs / 1000)} s). Events older than that which ` +
+            'had not been delivered are not in the history.',
+        };
+        start.cursor = null;
+        start.fromTime = resumeFrom;
+        break;
+      }
+      case 'refused': {
+        const { status } = end.error;
+        const body = describeBody(end.error.body, options.readToken);
+        if (status === 401 && !tokenRetried) {
+          tokenRetried = true;
+          log.warn(`Auth0 rejected the token (401): reading ${options.tokenSource} again and retrying once`, { body });
+          break;
+        }
+        if (status === 403 && /concurren|too many|connection limit/i.test(body)) {
+          concurrencyRefusals++;
+          const delayMs = Math.min(concurrencyRetry.max, concurrencyRetry.first * 2 ** (concurrencyRefusals - 1));
+          log.warn('Auth0 refused the connection: too many concurrent connections; waiting before retrying', { body, delayMs });
+          await pause(delayMs, signal);
+          break;
+        }
+        throw refusal(status, body, options.tokenSource);
+      }
+    }
+  }
+}
+
+/**
+ * Reads one connection of the SSE client (which itself reconnects after network errors, 5xx, 429
+ * and clean ends) until an error frame, a refusal or the abort; yields what the frames mean.
+ */
+async function* readOneConnection(
+  options: Auth0SourceOptions,
+  start: Auth0StartPosition,
+  signal: AbortSignal,
+  log: Logger,
+  onConnectionEvent: (event: ConnectionEvent) => void,
+): AsyncGenerator<SourceEvent, ConnectionEnd> {
+  let progressed = false;
+  const moveTo = (cursor: string | null) => {
+    if (cursor === null || cursor === start.cursor) return;
+    start.cursor = cursor;
+    progressed = true;
+  };
+  try {
+    const frames = readSseStream({
+      // Every (re)connect starts after the newest cursor seen in this process, with a token read now.
+      connect: () => ({ url: buildEventsUrl(options.config, start), headers: eventsRequestHeaders(options.readToken()) }),
+      signal,
+      onConnectionEvent,
+    });
+    for await (const frame of frames) {
+      const meaning = interpretAuth0Frame(frame);
+      switch (meaning.kind) {
+        case 'event':
+          moveTo(meaning.cursor);
+          yield { kind: 'event', frameEvent: meaning.type, data: meaning.data, cursor: meaning.cursor };
+          break;
+        case 'heartbeat':
+          moveTo(meaning.cursor);
+          yield { kind: 'heartbeat', cursor: meaning.cursor };
+          break;
+        case 'unreadable':
+          moveTo(meaning.cursor);
+          yield { kind: 'unreadable', frameEvent: meaning.type, raw: meaning.raw, reason: meaning.reason, cursor: meaning.cursor };
+          break;
+        case 'ignored':
+          break;
+        case 'error': {
+          // An expired or invalid cursor is not a position to adopt: moving past it would skip history silently.
+          if (meaning.code === 'cursor_expired') {
+            return { kind: 'cursor-expired', detail: `error frame cursor_expired: ${meaning.message}` };
+          }
+          if (meaning.code === 'invalid_cursor') {
+            throw new UsageError(
+              `Auth0 refused the stored cursor (invalid_cursor: ${meaning.message}); ` +
+                'run "sse-sink reset <stream> --yes" to start the stream again',
+            );
+          }
+          // Any other error frame's offset is a position like any other: keep it.
+          if (meaning.cursor !== null) {
+            moveTo(meaning.cursor);
+            yield { kind: 'heartbeat', cursor: meaning.cursor };
+          }
+          const fields = { code: meaning.code, message: meaning.message };
+          // Auth0 rotates connections every few minutes by design (connection_timeout): that is no
+          // news. Either way the stream goes on from the latest cursor, at once if this connection
+          // made progress, else after a growing pause.
+          if (meaning.code === 'connection_timeout') log.debug('Auth0 rotated the connection', fields);
+          else log.warn('Auth0 ended the stream with an error; reconnecting from the latest cursor', fields);
+          return { kind: 'reconnect', progressed };
+        }
+      }
+    }
+    return { kind: 'aborted' };
+  } catch (error) {
+    if (!(error instanceof SseHttpError)) throw error;
+    if (error.status === 410) return { kind: 'cursor-expired', detail: `HTTP 410: ${describeBody(error.body, options.readToken)}` };
+    return { kind: 'refused', error };
+  }
+}
+
+function refusal(status: number, body: string, tokenSource: string): Error {
+  switch (status) {
+    case 400:
+      return new UsageError(`Auth0 refused the request (400: ${body}); check the --event-type values and the stored cursor`);
+    case 401:
+      return new UpstreamStopError(
+        `Auth0 rejected the token (401: ${body}), also after reading ${tokenSource} again; ` +
+          'provide a valid Management API token with the read:events scope',
+      );
+    case 403:
+      return new UpstreamStopError(`Auth0 refused access (403: ${body}); the token needs the read:events scope`);
+    case 404:
+      return new UsageError(`Auth0 has no events endpoint there (404: ${body}); check --domain and --url`);
+    default:
+      return new UpstreamStopError(`Auth0 refused the stream (HTTP ${status}: ${body})`);
+  }
+}
+
+/** Why the stream cannot go on from where it stands, and what the user can do about it. */
+function cursorExpired(detail: string, start: Auth0StartPosition, lastEventAt: string | null): CursorExpiredError {
+  const restart = 'run "sse-sink reset <stream> --yes" and ingest again with --since <time>';
+  if (start.cursor === null) {
+    const from = start.fromTime === null ? 'the latest event' : `from_timestamp=${auth0Timestamp(start.fromTime)}`;
+    return new CursorExpiredError(`Auth0 cannot serve the stream from ${from} (${detail}); choose a later --since, or ${restart}`);
+  }
+  if (lastEventAt === null) {
+    return new CursorExpiredError(`Auth0 no longer has the stored cursor (${detail}) and no event is stored to resume from; ${restart}`);
+  }
+  return new CursorExpiredError(
+    `Auth0 no longer has the stored cursor (${detail}); events after ${lastEventAt} may be missing. Rerun with ` +
+      `--on-expired-cursor since-last-event to record a gap and resume from the newest stored event's time, or ${restart}`,
+  );
+}
+
+/** The upstream's own words for a message: one line, bounded, and never the token. */
+function describeBody(body: string, readToken: () => string): string {
+  let text = body;
+  try {
+    const token = readToken();
+    if (token) text = text.replaceAll(token, '[token]');
+  } catch {
+    // The token cannot be read now; the body is still shown, bounded below.
+  }
+  return text.replace(/\s+/g, ' ').trim().slice(0, 300) || 'no body';
+}
+
+function fullJitter({ first, max }: { first: number; max: number }, attempt: number): number {
+  return Math.random() * Math.min(max, first * 2 ** (attempt - 1));
+}
+
+/** Waits, or returns early when the run is stopped: a stop must never wait out a backoff. */
+async function pause(ms: number, signal: AbortSignal): Promise<void> {
+  try {
+    await sleep(ms, undefined, { signal });
+  } catch (error) {
+    if (!signal.aborted) throw error;
+  }
+}
