@@ -1,6 +1,6 @@
 // The sse-sink command line: parses and validates flags, then calls the stages. Every failure ends
 // as one line on stderr and a documented exit code; a usage error never opens the database.
-import yargs, { type Argv } from 'yargs';
+import yargs from 'yargs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ExitCode, SinkError, UsageError } from '../errors.js';
@@ -12,30 +12,36 @@ import { readStatus, type StreamStatus } from '../store/status.js';
 import { resetStream } from '../store/streams.js';
 import { formatRows, type OutputFormat } from './format.js';
 import { positiveSeconds } from './ingest-options.js';
-import { ingestCommands } from './ingest-commands.js';
+import { DEFAULT_DB_PATH, resolveDbPath } from './db-path.js';
+import { ingestCommand, ingestFromConfig, loadConfig } from './ingest-commands.js';
 
-function buildCli(argv: string[]): Argv<{ db: string }> {
+function buildCli(argv: string[]) {
   return yargs(argv)
     .scriptName('sse-sink')
     .usage('$0 <command> [options]\n\nIngest Server-Sent-Event change streams into SQLite.')
     .option('db', {
       type: 'string',
-      default: process.env.SSE_SINK_DB ?? './sse-sink.db',
-      defaultDescription: '$SSE_SINK_DB or ./sse-sink.db',
-      describe: 'SQLite database file',
+      describe: `SQLite database file (default $SSE_SINK_DB, else the config file's "db", else ${DEFAULT_DB_PATH})`,
       global: true,
     })
-    .command('ingest', 'Ingest a stream into the database', (y) => {
-      for (const command of ingestCommands) y.command(command);
-      return y.demandCommand(1, 'name a source: sse-sink ingest <source> --help');
+    .option('config', {
+      type: 'string',
+      describe: 'Config file listing streams (default $SSE_SINK_CONFIG)',
+      global: true,
     })
+    .command(
+      'ingest',
+      'Ingest a stream into the database: ingest auth0|sanity …, or streams of the config file (--stream, --all)',
+      (y) => ingestCommand(y),
+      (args) => ingestFromConfig(args),
+    )
     .command(
       'migrate',
       'Create the database or bring its tables up to date',
       (y) => y,
       (args) => {
-        openDatabase({ path: args.db }).close();
-        console.log(`${args.db}: schema up to date`);
+        openDatabase({ path: dbOf(args) }).close();
+        console.log(`${dbOf(args)}: schema up to date`);
       },
     )
     .command(
@@ -50,7 +56,7 @@ function buildCli(argv: string[]): Argv<{ db: string }> {
           }),
       (args) => {
         const staleAfterMs = args['stale-after'] === undefined ? undefined : positiveSeconds(args['stale-after'], '--stale-after');
-        const sink = openDatabaseReadOnly(args.db);
+        const sink = openDatabaseReadOnly(dbOf(args));
         let status: StreamStatus[];
         try {
           status = readStatus(sink);
@@ -76,7 +82,7 @@ function buildCli(argv: string[]): Argv<{ db: string }> {
           .positional('sql', { type: 'string', demandOption: true, describe: 'The SQL statement' })
           .option('format', { choices: ['table', 'json', 'csv'] as const, default: 'table' as OutputFormat, describe: 'Output format' }),
       (args) => {
-        const sink = openDatabaseReadOnly(args.db);
+        const sink = openDatabaseReadOnly(dbOf(args));
         try {
           const statement = prepareQuery(sink.sqlite, args.sql);
           console.log(formatRows(statement.all() as Record<string, unknown>[], args.format, statement.columns().map((c) => c.name)));
@@ -97,7 +103,7 @@ function buildCli(argv: string[]): Argv<{ db: string }> {
       async (args) => {
         const since = optionalTime(args.since, '--since');
         const until = optionalTime(args.until, '--until');
-        const sink = openDatabaseReadOnly(args.db);
+        const sink = openDatabaseReadOnly(dbOf(args));
         try {
           const lines = exportEvents(sink, { stream: args.stream, since, until, types: args.type });
           await pipeline(Readable.from(withNewlines(lines)), process.stdout);
@@ -117,7 +123,7 @@ function buildCli(argv: string[]): Argv<{ db: string }> {
         if (!args.yes) {
           throw new UsageError(`reset forgets where "${args.stream}" stands upstream; add --yes to confirm`);
         }
-        const writable = openDatabase({ path: args.db, mustExist: true });
+        const writable = openDatabase({ path: dbOf(args), mustExist: true });
         try {
           assertNotLeased(writable, args.stream);
           resetStream(writable, args.stream);
@@ -136,6 +142,11 @@ function buildCli(argv: string[]): Argv<{ db: string }> {
     .alias('h', 'help')
     .version()
     .wrap(Math.min(110, process.stdout.columns ?? 100));
+}
+
+/** The database of commands other than ingest (which resolves it per stream). */
+function dbOf(args: { db?: string; config?: string }): string {
+  return resolveDbPath(args.db, loadConfig(args.config));
 }
 
 function* withNewlines(lines: Iterable<string>): Generator<string> {

@@ -1,29 +1,33 @@
 // `sse-sink ingest auth0`: Auth0 Events API flags, their validation (all before the database is
 // opened), and the Auth0 source handed to the shared ingest runner.
-import type { Argv, CommandModule } from 'yargs';
 import { UsageError } from '../errors.js';
-import { createLogger } from '../log.js';
 import { auth0StreamConfig } from '../sources/auth0/requests.js';
 import { createAuth0Source, type ExpiredCursorPolicy } from '../sources/auth0/source.js';
-import { checkCommonIngestArgs, runIngestCommand, withCommonIngestOptions, type CommonIngestArgs } from './ingest-options.js';
+import {
+  checkCommonIngestArgs,
+  commonConfigKeys,
+  requireOption,
+  withCommonIngestOptions,
+  type CommonIngestArgs,
+  type SourceCli,
+} from './ingest-options.js';
 import { tokenReader } from './token.js';
 
 interface IngestAuth0Args extends CommonIngestArgs {
   /** An array when the flag is repeated: refused. */
-  domain: string | string[];
+  domain?: string | string[];
   'event-type'?: string[];
-  'on-expired-cursor': ExpiredCursorPolicy;
+  'on-expired-cursor'?: string;
 }
 
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
 const EVENT_TYPE = /^[a-z0-9_]+(?:\.[a-z0-9_]+)*$/;
 
-export const ingestAuth0Command: CommandModule<{ db: string }, IngestAuth0Args> = {
-  command: 'auth0',
+export const auth0Cli: SourceCli<IngestAuth0Args> = {
   describe: 'Ingest an Auth0 tenant\'s Events API stream (users, organizations, groups, memberships)',
   builder: (yargs) =>
-    withCommonIngestOptions(yargs as Argv<{ db: string }>)
-      .option('domain', { type: 'string', demandOption: true, describe: 'Tenant domain, e.g. acme.us.auth0.com' })
+    withCommonIngestOptions(yargs)
+      .option('domain', { type: 'string', describe: 'Tenant domain, e.g. acme.us.auth0.com; required' })
       .option('event-type', {
         type: 'string',
         array: true,
@@ -31,28 +35,34 @@ export const ingestAuth0Command: CommandModule<{ db: string }, IngestAuth0Args> 
       })
       .option('on-expired-cursor', {
         choices: ['fail', 'since-last-event'] as const,
-        default: 'fail' as ExpiredCursorPolicy,
-        describe: 'When Auth0 no longer has the stored cursor (410): stop (exit 4), or record a gap and resume ' +
+        describe: 'When Auth0 no longer has the stored cursor (410): stop (exit 4, the default), or record a gap and resume ' +
           'from the newest stored event\'s time minus 10 minutes',
       })
-      .epilogue('The token (scope read:events) comes from $AUTH0_TOKEN or --token-file, re-read before every connect.') as
-      unknown as Argv<IngestAuth0Args>,
-  handler: async (args) => {
+      .epilogue('The token (scope read:events) comes from $AUTH0_TOKEN (or --token-env) or --token-file, re-read before every connect.'),
+  configKeys: { ...commonConfigKeys, domain: 'string', 'event-type': 'string[]', 'on-expired-cursor': 'string' },
+  buildPlan: (args) => {
     const checked = checkCommonIngestArgs(args);
-    const domain = checkDomain(args.domain);
+    const domain = checkDomain(requireOption(args.domain, '--domain'));
     const eventTypes = (args['event-type'] ?? []).map(checkEventType);
-    // Required: the reader throws rather than return no token.
-    const readToken = tokenReader({ envVar: 'AUTH0_TOKEN', file: args['token-file'] }, true) as () => string;
-    const log = createLogger().child({ stream: args.stream, source: 'auth0' });
+    const onExpiredCursor = checkExpiredCursorPolicy(args['on-expired-cursor'] ?? 'fail');
+    const envVar = args['token-env'] ?? 'AUTH0_TOKEN';
+    const readToken = tokenReader({ envVar, file: args['token-file'] }, true) as () => string;
     const source = createAuth0Source({
       config: auth0StreamConfig(domain, checked.url, eventTypes),
-      onExpiredCursor: args['on-expired-cursor'],
+      onExpiredCursor,
       readToken,
-      tokenSource: args['token-file'] ? `--token-file ${args['token-file']}` : 'AUTH0_TOKEN',
+      tokenSource: args['token-file'] ? `--token-file ${args['token-file']}` : envVar,
     });
-    await runIngestCommand(args, checked, source, log);
+    return { checked, source };
   },
 };
+
+function checkExpiredCursorPolicy(value: string): ExpiredCursorPolicy {
+  if (value !== 'fail' && value !== 'since-last-event') {
+    throw new UsageError(`--on-expired-cursor "${value}" must be fail or since-last-event`);
+  }
+  return value;
+}
 
 function checkDomain(value: string | string[]): string {
   if (Array.isArray(value)) throw new UsageError('--domain was given more than once; a stream reads one tenant');

@@ -1,6 +1,85 @@
-// The `ingest <source>` subcommands, one module per upstream.
-import type { CommandModule } from 'yargs';
-import { ingestAuth0Command } from './ingest-auth0.js';
-import { ingestSanityCommand } from './ingest-sanity.js';
+// `sse-sink ingest`: one stream by source subcommand (`ingest auth0 …`), one stream named in the
+// config file (`ingest --stream tenant`), or every configured stream in one process (`--all`).
+import type { Argv } from 'yargs';
+import { UsageError } from '../errors.js';
+import { createLogger } from '../log.js';
+import type { SourceKind } from '../store/streams.js';
+import { configPath, readConfigFile, withConfigDefaults, type ConfigFile, type ConfigKeys } from './config-file.js';
+import { resolveDbPath } from './db-path.js';
+import { auth0Cli } from './ingest-auth0.js';
+import { runIngestPlans, withCommonIngestOptions, type CommonIngestArgs, type IngestPlan, type SourceCli } from './ingest-options.js';
+import { sanityCli } from './ingest-sanity.js';
 
-export const ingestCommands: CommandModule<{ db: string }, any>[] = [ingestAuth0Command, ingestSanityCommand];
+interface IngestArgs extends CommonIngestArgs {
+  all?: boolean;
+}
+
+// Each source's args type is its own; here they are handled through the common shape.
+const sources: Record<SourceKind, SourceCli<any>> = { auth0: auth0Cli, sanity: sanityCli };
+const configKeys = Object.fromEntries(Object.entries(sources).map(([kind, cli]) => [kind, cli.configKeys])) as Record<SourceKind, ConfigKeys>;
+
+export function ingestCommand(yargs: Argv<{ db?: string; config?: string }>) {
+  for (const [kind, cli] of Object.entries(sources) as [SourceKind, SourceCli<any>][]) {
+    yargs.command(kind, cli.describe, (y) => cli.builder(y as Argv<CommonIngestArgs>), (args) => ingest(args as unknown as CommonIngestArgs, kind));
+  }
+  return withCommonIngestOptions(yargs)
+    .option('all', { type: 'boolean', describe: 'Run every stream of the config file in this process; the flags above apply to each' })
+    .option('durable', { type: 'boolean', describe: 'synchronous=FULL: commits survive power loss, slower (default off)' })
+    .check((args) => {
+      if (args._.length > 1) return true;
+      if (args.all && args.stream) throw new UsageError('give --all or --stream, not both');
+      if (!args.all && !args.stream) throw new UsageError('name a source (sse-sink ingest auth0|sanity …), or --stream / --all with a config file');
+      return true;
+    });
+}
+
+/** The handler of `ingest` itself: streams from the config file. */
+export async function ingestFromConfig(args: IngestArgs): Promise<void> {
+  const config = requireConfig(args.config);
+  const names = args.all ? Object.keys(config.streams) : [args.stream!];
+  const plans = names.map((name) => {
+    const entry = config.streams[name];
+    if (!entry) throw new UsageError(`stream "${name}" is not in config ${config.path}; it has: ${Object.keys(config.streams).join(', ')}`);
+    return buildPlan(entry.source, { ...withConfigDefaults({ ...args, all: undefined }, entry), stream: name }, config, name);
+  });
+  await run(plans, args, config);
+}
+
+async function ingest(args: CommonIngestArgs, kind: SourceKind): Promise<void> {
+  const config = loadConfig(args.config);
+  const entry = args.stream ? config?.streams[args.stream] : undefined;
+  if (entry && entry.source !== kind) {
+    throw new UsageError(`stream "${args.stream}" is a ${entry.source} stream in config ${config!.path}, not ${kind}`);
+  }
+  await run([buildPlan(kind, withConfigDefaults(args, entry), config, entry && args.stream)], args, config);
+}
+
+/** Builds a stream's plan; an error in options that came from the config file names where they are. */
+function buildPlan(kind: SourceKind, args: CommonIngestArgs, config: ConfigFile | undefined, configEntry?: string): IngestPlan {
+  try {
+    return sources[kind].buildPlan({ ...args, db: resolveDbPath(args.db, config) });
+  } catch (error) {
+    if (!(error instanceof UsageError) || !config || !configEntry) throw error;
+    throw new UsageError(`config ${config.path}: streams.${configEntry}: ${error.message}`);
+  }
+}
+
+async function run(plans: IngestPlan[], args: CommonIngestArgs, config: ConfigFile | undefined): Promise<void> {
+  await runIngestPlans(plans, {
+    db: resolveDbPath(args.db, config),
+    durable: args.durable ?? config?.durable ?? false,
+    log: createLogger(),
+  });
+}
+
+function requireConfig(flag: string | undefined): ConfigFile {
+  const config = loadConfig(flag);
+  if (!config) throw new UsageError('--stream and --all read streams from a config file: pass --config <file> or set $SSE_SINK_CONFIG');
+  return config;
+}
+
+/** The config file named by --config or $SSE_SINK_CONFIG, checked; undefined when none is named. */
+export function loadConfig(flag: string | undefined): ConfigFile | undefined {
+  const path = configPath(flag);
+  return path ? readConfigFile(path, configKeys) : undefined;
+}

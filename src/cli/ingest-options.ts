@@ -6,32 +6,52 @@ import { runIngest, type IngestSummary } from '../ingest/run-ingest.js';
 import type { Logger } from '../log.js';
 import { canonicalTime } from '../normalize/time.js';
 import type { Source } from '../sources/source.js';
+import type { ConnectionEvent } from '../sse/types.js';
+import { openDatabase } from '../store/database.js';
+import type { ConfigKeys } from './config-file.js';
 
 export interface CommonIngestArgs {
-  db: string;
-  stream: string;
+  db?: string;
+  config?: string;
+  stream?: string;
   since?: string;
   'until-idle'?: number;
   'max-events'?: number;
   'max-duration'?: number;
-  durable: boolean;
+  durable?: boolean;
   'token-file'?: string;
+  'token-env'?: string;
   url?: string;
 }
 
 export function withCommonIngestOptions<T>(yargs: Argv<T>) {
   return yargs
-    .option('stream', { type: 'string', demandOption: true, describe: 'Name of this stream in the database (its cursor and history)' })
+    .option('stream', {
+      type: 'string',
+      describe: 'Name of this stream in the database (its cursor and history); required. With --config, its entry there fills in the options not given as flags',
+    })
     .option('since', { type: 'string', describe: 'RFC-3339 time to start from on the first run (ignored once the stream has a cursor)' })
     .option('until-idle', { type: 'number', describe: 'Exit 0 after this many seconds without an event (cron)' })
     .option('max-events', { type: 'number', describe: 'Exit 0 after this many events, committed' })
     .option('max-duration', { type: 'number', describe: 'Exit 0 after this many seconds, committed' })
-    .option('durable', { type: 'boolean', default: false, describe: 'synchronous=FULL: commits survive power loss, slower' })
     .option('token-file', { type: 'string', describe: 'Read the bearer token from this file (re-read on every reconnect)' })
+    .option('token-env', { type: 'string', describe: 'Read the bearer token from this environment variable instead of the source\'s default' })
     .option('url', { type: 'string', describe: 'Base URL that overrides the upstream host (proxies, tests)' });
 }
 
+/** The shared options as config-file keys (flag names), besides each source's own. */
+export const commonConfigKeys: ConfigKeys = {
+  since: 'string',
+  'until-idle': 'number',
+  'max-events': 'number',
+  'max-duration': 'number',
+  'token-file': 'string',
+  'token-env': 'string',
+  url: 'string',
+};
+
 export interface CheckedCommonArgs {
+  stream: string;
   since: string | null;
   untilIdleMs?: number;
   maxEvents?: number;
@@ -41,7 +61,8 @@ export interface CheckedCommonArgs {
 
 /** Validates the shared flags before anything touches the database. */
 export function checkCommonIngestArgs(args: CommonIngestArgs): CheckedCommonArgs {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(args.stream)) {
+  const stream = requireOption(args.stream, '--stream');
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(stream)) {
     throw new UsageError(`--stream "${args.stream}" is not a valid name; use letters, digits, ".", "_" or "-"`);
   }
   let since: string | null = null;
@@ -49,7 +70,11 @@ export function checkCommonIngestArgs(args: CommonIngestArgs): CheckedCommonArgs
     since = canonicalTime(args.since);
     if (!since) throw new UsageError(`--since "${args.since}" is not an RFC-3339 time; write e.g. 2026-01-31T00:00:00Z`);
   }
+  if (args['token-env'] !== undefined && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(args['token-env'])) {
+    throw new UsageError(`--token-env "${args['token-env']}" is not an environment variable name`);
+  }
   return {
+    stream,
     since,
     untilIdleMs: optionalSeconds(args['until-idle'], '--until-idle'),
     maxEvents: positiveInteger(args['max-events'], '--max-events'),
@@ -71,6 +96,12 @@ export function checkUrl(value: string, flag: string): string {
   return url.toString().replace(/\/$/, '');
 }
 
+/** A value every stream needs, from a flag or the config file. */
+export function requireOption<T>(value: T | undefined, flag: string): T {
+  if (value === undefined) throw new UsageError(`${flag} is required (as a flag, or in the stream's entry of the config file)`);
+  return value;
+}
+
 function optionalSeconds(value: number | undefined, flag: string): number | undefined {
   return value === undefined ? undefined : positiveSeconds(value, flag);
 }
@@ -87,43 +118,78 @@ function positiveInteger(value: number | undefined, flag: string): number | unde
   return value;
 }
 
-/** Runs the source until it stops; SIGINT and SIGTERM commit the open batch and end with exit 0. */
-export async function runIngestCommand(
-  args: CommonIngestArgs,
-  checked: CheckedCommonArgs,
-  source: Source,
-  log: Logger,
-): Promise<IngestSummary> {
-  const stopOnSignal = new AbortController();
+/** What a source adds to `sse-sink ingest`: its flags, their config-file keys, and its plan. */
+export interface SourceCli<Args extends CommonIngestArgs> {
+  describe: string;
+  builder: (yargs: Argv<CommonIngestArgs>) => Argv<unknown>;
+  configKeys: ConfigKeys;
+  /** Validates the merged flags and config (before any database access) and builds the source. */
+  buildPlan: (args: Args) => IngestPlan;
+}
+
+/** One stream to run: its validated options and the source built from them. */
+export interface IngestPlan {
+  checked: CheckedCommonArgs;
+  source: Source;
+}
+
+export interface RunPlansOptions {
+  db: string;
+  durable: boolean;
+  log: Logger;
+}
+
+/**
+ * Runs the streams in this process on one database connection (better-sqlite3 serializes their
+ * commits) until each stops. SIGINT and SIGTERM commit every open batch and end with exit 0; a
+ * stream that fails stops the others, and its error is the process's.
+ */
+export async function runIngestPlans(plans: IngestPlan[], { db, durable, log }: RunPlansOptions): Promise<IngestSummary[]> {
+  const stopAll = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
-    log.info('stopping: committing the open batch', { signal });
-    stopOnSignal.abort();
+    log.info('stopping: committing the open batches', { signal });
+    stopAll.abort();
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  const sink = openDatabase({ path: db, durable });
   try {
-    const summary = await runIngest({
-      dbPath: args.db,
-      durable: args.durable,
-      stream: args.stream,
-      source,
-      since: checked.since,
-      untilIdleMs: checked.untilIdleMs,
-      maxEvents: checked.maxEvents,
-      maxDurationMs: checked.maxDurationMs,
-      signal: stopOnSignal.signal,
-      log,
-      onConnectionEvent: (event) => {
-        if (event.type === 'keepalive') return;
-        const fields = { ...event, error: event.type === 'closed' ? event.error?.message : undefined };
-        if (event.type === 'retrying') log.warn('connection retrying', fields);
-        else log.info(`connection ${event.type}`, fields);
-      },
-    });
-    log.info('stopped', { ...summary });
-    return summary;
+    return await Promise.all(
+      plans.map(async ({ checked, source }) => {
+        const streamLog = log.child({ stream: checked.stream, source: source.kind });
+        try {
+          const summary = await runIngest({
+            dbPath: db,
+            sink,
+            stream: checked.stream,
+            source,
+            since: checked.since,
+            untilIdleMs: checked.untilIdleMs,
+            maxEvents: checked.maxEvents,
+            maxDurationMs: checked.maxDurationMs,
+            signal: stopAll.signal,
+            log: streamLog,
+            onConnectionEvent: (event) => logConnectionEvent(streamLog, event),
+          });
+          streamLog.info('stopped', { ...summary });
+          return summary;
+        } catch (error) {
+          streamLog.error('stream failed', { error: error instanceof Error ? error.message : String(error) });
+          stopAll.abort();
+          throw error;
+        }
+      }),
+    );
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    sink.close();
   }
+}
+
+function logConnectionEvent(log: Logger, event: ConnectionEvent): void {
+  if (event.type === 'keepalive') return;
+  const fields = { ...event, error: 'error' in event ? event.error?.message : undefined };
+  if (event.type === 'retrying') log.warn('connection retrying', fields);
+  else log.info(`connection ${event.type}`, fields);
 }

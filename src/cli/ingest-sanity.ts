@@ -1,8 +1,6 @@
 // `sse-sink ingest sanity`: its flags, their validation (before the database is touched), and
 // the Sanity source built from them, with a read-only view of the store for catch-ups.
-import type { Argv, CommandModule } from 'yargs';
 import { UsageError } from '../errors.js';
-import { createLogger } from '../log.js';
 import type { KnownRevision } from '../normalize/sanity.js';
 import { openDatabaseReadOnly } from '../store/database.js';
 import { SanitySource, type RevisionGap, type SanityStoreView } from '../sources/sanity/source.js';
@@ -11,57 +9,77 @@ import {
   defaultBaseUrl,
   RESERVED_PARAMS,
   RESUME_MODES,
-  type ResumeMode,
   type SanityListenConfig,
   type SanityVisibility,
 } from '../sources/sanity/requests.js';
-import { checkCommonIngestArgs, runIngestCommand, withCommonIngestOptions, type CommonIngestArgs } from './ingest-options.js';
+import {
+  checkCommonIngestArgs,
+  commonConfigKeys,
+  requireOption,
+  withCommonIngestOptions,
+  type CommonIngestArgs,
+  type SourceCli,
+} from './ingest-options.js';
 import { tokenReader } from './token.js';
 
 export interface SanityIngestArgs extends CommonIngestArgs {
-  project: string;
-  dataset: string;
-  query: string;
-  param?: string[];
-  'api-version': string;
-  'include-result': boolean;
-  'include-previous-revision': boolean;
-  'include-all-versions': boolean;
-  visibility: SanityVisibility;
+  project?: string;
+  dataset?: string;
+  query?: string;
+  /** Flags give `name=<JSON>` strings; a config file gives an object of name -> value. */
+  param?: string[] | Record<string, unknown>;
+  'api-version'?: string;
+  'include-result'?: boolean;
+  'include-previous-revision'?: boolean;
+  'include-all-versions'?: boolean;
+  visibility?: string;
   tag?: string;
-  resume: ResumeMode;
+  resume?: string;
 }
 
 /** Checks the Sanity flags and builds the listener configuration; throws UsageError. */
 export function sanityConfigFromArgs(args: SanityIngestArgs, baseUrl: string | undefined): SanityListenConfig {
-  if (!/^[a-z0-9][a-z0-9-]{0,63}$/i.test(args.project)) {
-    throw new UsageError(`--project "${args.project}" is not a Sanity project id; it is shown in sanity.io/manage, e.g. abc123xy`);
+  const project = requireOption(args.project, '--project');
+  const dataset = requireOption(args.dataset, '--dataset');
+  const query = requireOption(args.query, '--query');
+  const apiVersion = args['api-version'] ?? DEFAULT_API_VERSION;
+  if (!/^[a-z0-9][a-z0-9-]{0,63}$/i.test(project)) {
+    throw new UsageError(`--project "${project}" is not a Sanity project id; it is shown in sanity.io/manage, e.g. abc123xy`);
   }
-  if (!/^[a-z0-9_][a-z0-9_-]{0,63}$/.test(args.dataset)) {
-    throw new UsageError(`--dataset "${args.dataset}" is not a dataset name (lowercase letters, digits, "_" and "-", at most 64)`);
+  if (!/^[a-z0-9_][a-z0-9_-]{0,63}$/.test(dataset)) {
+    throw new UsageError(`--dataset "${dataset}" is not a dataset name (lowercase letters, digits, "_" and "-", at most 64)`);
   }
-  if (!/^\s*\*\s*\[[\s\S]*\]\s*$/.test(args.query)) {
-    throw new UsageError(`--query must be a GROQ filter such as '*[_type == "post"]', not ${JSON.stringify(args.query)}`);
+  if (!/^\s*\*\s*\[[\s\S]*\]\s*$/.test(query)) {
+    throw new UsageError(`--query must be a GROQ filter such as '*[_type == "post"]', not ${JSON.stringify(query)}`);
   }
-  if (!/^v(\d{4}-\d{2}-\d{2}|1|X)$/.test(args['api-version'])) {
-    throw new UsageError(`--api-version "${args['api-version']}" is not an API version; write e.g. ${DEFAULT_API_VERSION}`);
+  if (!/^v(\d{4}-\d{2}-\d{2}|1|X)$/.test(apiVersion)) {
+    throw new UsageError(`--api-version "${apiVersion}" is not an API version; write e.g. ${DEFAULT_API_VERSION}`);
   }
   if (args.tag !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,74}$/.test(args.tag)) {
     throw new UsageError(`--tag "${args.tag}" may only hold letters, digits, ".", "_" and "-" (at most 75)`);
   }
   return {
-    projectId: args.project,
-    dataset: args.dataset,
-    baseUrl: baseUrl ?? defaultBaseUrl(args.project),
-    apiVersion: args['api-version'],
-    query: args.query.trim(),
-    params: parseParams(args.param ?? []),
-    includeResult: args['include-result'],
-    includePreviousRevision: args['include-previous-revision'],
-    includeAllVersions: args['include-all-versions'],
-    visibility: args.visibility,
+    projectId: project,
+    dataset,
+    baseUrl: baseUrl ?? defaultBaseUrl(project),
+    apiVersion,
+    query: query.trim(),
+    params: parseParams(paramFlags(args.param)),
+    includeResult: args['include-result'] ?? false,
+    includePreviousRevision: args['include-previous-revision'] ?? false,
+    includeAllVersions: args['include-all-versions'] ?? true,
+    visibility: checkChoice(args.visibility ?? 'transaction', VISIBILITIES, '--visibility'),
     tag: args.tag,
   };
+}
+
+const VISIBILITIES: readonly SanityVisibility[] = ['transaction', 'query'];
+
+/** The config file's `{"param": {"type": "post"}}` as the flags' `type="post"`, so one parser checks both. */
+function paramFlags(param: SanityIngestArgs['param']): string[] {
+  if (param === undefined) return [];
+  if (Array.isArray(param)) return param;
+  return Object.entries(param).map(([name, value]) => `${name}=${JSON.stringify(value)}`);
 }
 
 /** `name=<JSON value>` flags to query parameters; each becomes `$name=<JSON>` on the URL. */
@@ -121,36 +139,53 @@ export function sqliteStoreView(dbPath: string, stream: string): SanityStoreView
   };
 }
 
-export const ingestSanityCommand: CommandModule<{ db: string }, SanityIngestArgs> = {
-  command: 'sanity',
+export const sanityCli: SourceCli<SanityIngestArgs> = {
   describe: 'Ingest a Sanity dataset\'s listen stream into documents and document_mutations',
   builder: (yargs) =>
-    withCommonIngestOptions(yargs as Argv<{ db: string }>)
-      .option('project', { type: 'string', demandOption: true, describe: 'Sanity project id' })
-      .option('dataset', { type: 'string', demandOption: true, describe: 'Dataset name, e.g. production' })
-      .option('query', { type: 'string', demandOption: true, describe: 'GROQ filter of the documents to follow, e.g. *[_type == "post"]' })
+    withCommonIngestOptions(yargs)
+      .option('project', { type: 'string', describe: 'Sanity project id; required' })
+      .option('dataset', { type: 'string', describe: 'Dataset name, e.g. production; required' })
+      .option('query', { type: 'string', describe: 'GROQ filter of the documents to follow, e.g. *[_type == "post"]; required' })
       .option('param', { type: 'string', array: true, describe: 'Query parameter name=<JSON value> (repeatable): --param \'type="post"\'' })
-      .option('api-version', { type: 'string', default: DEFAULT_API_VERSION, describe: 'Sanity API version' })
-      .option('include-result', { type: 'boolean', default: false, describe: 'Store each document after every change' })
-      .option('include-previous-revision', { type: 'boolean', default: false, describe: 'Store each document before every change' })
-      .option('include-all-versions', { type: 'boolean', default: true, describe: 'Also follow release versions (versions.<release>.<id>)' })
-      .option('visibility', { choices: ['transaction', 'query'] as const, default: 'transaction' as SanityVisibility, describe: 'When Sanity sends a change: at commit, or once queryable' })
+      .option('api-version', { type: 'string', describe: `Sanity API version (default ${DEFAULT_API_VERSION})` })
+      .option('include-result', { type: 'boolean', describe: 'Store each document after every change (default off)' })
+      .option('include-previous-revision', { type: 'boolean', describe: 'Store each document before every change (default off)' })
+      .option('include-all-versions', { type: 'boolean', describe: 'Also follow release versions (versions.<release>.<id>) (default on)' })
+      .option('visibility', { choices: ['transaction', 'query'] as const, describe: 'When Sanity sends a change: at commit (default), or once queryable' })
       .option('tag', { type: 'string', describe: 'Request tag, shown in Sanity\'s usage logs' })
       .option('resume', {
         choices: RESUME_MODES,
-        default: 'enable-resume' as ResumeMode,
-        describe: 'How to ask the listener to resume: enableResume=true and Last-Event-ID, the header only, or off (always catch up)',
+        describe: 'How to ask the listener to resume: enableResume=true and Last-Event-ID (default), the header only, or off (always catch up)',
       })
       .epilogue(
-        'The token comes from $SANITY_TOKEN or --token-file (re-read before every request); a public dataset needs none, ' +
+        'The token comes from $SANITY_TOKEN (or --token-env) or --token-file (re-read before every request); a public dataset needs none, ' +
           'but catching up after downtime needs a token with History API access.',
-      ) as unknown as Argv<SanityIngestArgs>,
-  handler: async (args) => {
+      ),
+  configKeys: {
+    ...commonConfigKeys,
+    project: 'string',
+    dataset: 'string',
+    query: 'string',
+    param: 'json-object',
+    'api-version': 'string',
+    'include-result': 'boolean',
+    'include-previous-revision': 'boolean',
+    'include-all-versions': 'boolean',
+    visibility: 'string',
+    tag: 'string',
+    resume: 'string',
+  },
+  buildPlan: (args) => {
     const checked = checkCommonIngestArgs(args);
     const config = sanityConfigFromArgs(args, checked.url);
-    const token = tokenReader({ envVar: 'SANITY_TOKEN', file: args['token-file'] }, false);
-    const log = createLogger().child({ stream: args.stream, source: 'sanity' });
-    const source = new SanitySource({ config, resume: args.resume, token, store: sqliteStoreView(args.db, args.stream) });
-    await runIngestCommand(args, checked, source, log);
+    const resume = checkChoice(args.resume ?? 'enable-resume', RESUME_MODES, '--resume');
+    const token = tokenReader({ envVar: args['token-env'] ?? 'SANITY_TOKEN', file: args['token-file'] }, false);
+    const source = new SanitySource({ config, resume, token, store: sqliteStoreView(requireOption(args.db, '--db'), checked.stream) });
+    return { checked, source };
   },
 };
+
+function checkChoice<T extends string>(value: string, choices: readonly T[], flag: string): T {
+  if (!(choices as readonly string[]).includes(value)) throw new UsageError(`${flag} "${value}" must be one of ${choices.join(', ')}`);
+  return value as T;
+}

@@ -1,103 +1,17 @@
-// An Auth0 Events API upstream for tests: scripts of frames with cursors, served from the `from`
-// cursor each request carries (as the real API does), so a restarted ingester resumes.
+// Auth0 fixtures and database reads for the tests; the upstream itself is src/testing/auth0-simulator.ts.
 import { readFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import type { RecordedRequest, Reply, ScriptStep } from '../../src/testing/sse-server.js';
+import { eventEntry, offsetAt, type CloudEvent, type ScriptEntry } from '../../src/testing/auth0-simulator.js';
 
-export interface CloudEvent {
-  id?: string;
-  type: string;
-  time?: string;
-  data?: { object?: Record<string, unknown> };
-  [key: string]: unknown;
-}
-
-/** One frame of a script and the cursor the upstream gives it. */
-export interface ScriptEntry {
-  offset: string;
-  step: ScriptStep;
-}
+export * from '../../src/testing/auth0-simulator.js';
 
 export const fixtureEvents = JSON.parse(
   readFileSync(new URL('../fixtures/auth0/events.json', import.meta.url), 'utf8'),
 ) as CloudEvent[];
 
-/** Opaque, base64 like Auth0's, and distinct per position. */
-export function offsetAt(position: number): string {
-  return Buffer.from(`auth0-offset-${String(position).padStart(6, '0')}`).toString('base64');
-}
-
-export function eventEntry(event: CloudEvent, offset: string): ScriptEntry {
-  return { offset, step: { frame: { event: event.type, id: offset, data: JSON.stringify({ offset, event }) } } };
-}
-
-export function heartbeatEntry(offset: string): ScriptEntry {
-  return { offset, step: { frame: { event: 'offset-only', id: offset, data: JSON.stringify({ offset }) } } };
-}
-
-/** A frame whose data is cut off: it must become a dead letter while the cursor moves past it. */
-export function malformedEntry(type: string, offset: string): ScriptEntry {
-  return { offset, step: { frame: { event: type, id: offset, data: `{"offset":"${offset}","event":{"id":"evt_cut` } } };
-}
-
-export function errorFrame(code: string, message: string, offset?: string): ScriptStep {
-  return { frame: { event: 'error', data: JSON.stringify({ error: { code, message, ...(offset ? { offset } : {}) } }) } };
-}
-
 /** The fixture's events as frames with cursors offsetAt(0), offsetAt(1), … */
 export function fixtureScript(events: CloudEvent[] = fixtureEvents, first = 0): ScriptEntry[] {
   return events.map((event, i) => eventEntry(event, offsetAt(first + i)));
-}
-
-export interface Pace {
-  /** Frames sent between two sleeps. */
-  framesPerTick: number;
-  tickMs: number;
-}
-
-export interface ServeOptions {
-  pace?: Pace;
-  /** What follows the last frame, e.g. keep-alive comments and the end of the response. */
-  tail?: ScriptStep[];
-  /** Checked on every request, e.g. the bearer token; a Reply refuses the request. */
-  check?: (request: RecordedRequest) => Reply | undefined;
-}
-
-/**
- * A handler for startSseTestServer that serves the frames after the request's `from` cursor (all
- * of them without one). An unknown cursor is answered 400, as Auth0 answers a bad cursor.
- */
-export function serveAfterCursor(entries: ScriptEntry[], options: ServeOptions = {}) {
-  const positions = new Map(entries.map((entry, i) => [entry.offset, i]));
-  return (request: RecordedRequest): Reply => {
-    const refused = options.check?.(request);
-    if (refused) return refused;
-    const from = request.query.get('from');
-    let first = 0;
-    if (from !== null) {
-      const position = positions.get(from);
-      if (position === undefined) return { status: 400, body: JSON.stringify({ message: `invalid cursor ${from}` }) };
-      first = position + 1;
-    }
-    return { status: 200, headers: { 'content-type': 'text/event-stream' }, steps: paced(entries.slice(first), options) };
-  };
-}
-
-function* paced(entries: ScriptEntry[], { pace, tail = [{ end: true }] }: ServeOptions): Generator<ScriptStep> {
-  yield { comment: 'connected' };
-  let sent = 0;
-  for (const entry of entries) {
-    yield entry.step;
-    if (pace && ++sent % pace.framesPerTick === 0) yield { sleep: pace.tickMs };
-  }
-  yield* tail;
-}
-
-/** Keeps a connection open with `: heartbeat` comments, as Auth0 does on a quiet stream. */
-export function keepAlive(totalMs: number, everyMs = 100): ScriptStep[] {
-  const steps: ScriptStep[] = [];
-  for (let waited = 0; waited < totalMs; waited += everyMs) steps.push({ comment: ' heartbeat' }, { sleep: everyMs });
-  return steps;
 }
 
 /** Rows of a query on a database file, read-only. */
