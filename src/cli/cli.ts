@@ -12,7 +12,9 @@ import { readStatus, type StreamStatus } from '../store/status.js';
 import { resetStream } from '../store/streams.js';
 import { formatRows, type OutputFormat } from './format.js';
 import { positiveSeconds } from './ingest-options.js';
+import { createLogger } from '../log.js';
 import { DEFAULT_DB_PATH, resolveDbPath } from './db-path.js';
+import { runDemo } from './demo.js';
 import { ingestCommand, ingestFromConfig, loadConfig } from './ingest-commands.js';
 
 function buildCli(argv: string[]) {
@@ -34,6 +36,14 @@ function buildCli(argv: string[]) {
       'Ingest a stream into the database: ingest auth0|sanity …, or streams of the config file (--stream, --all)',
       (y) => ingestCommand(y),
       (args) => ingestFromConfig(args),
+    )
+    .command(
+      'demo',
+      'See it work without an account: simulated Auth0 and Sanity upstreams on 127.0.0.1 ingested into ./demo.db',
+      (y) => y,
+      async (args) => {
+        await runDemo({ db: args.db ?? './demo.db', log: createLogger(), print: (text) => console.log(text) });
+      },
     )
     .command(
       'migrate',

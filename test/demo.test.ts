@@ -1,0 +1,48 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { demoTenantEvents } from '../src/testing/demo-tenant.js';
+import { runCli, tempDir } from './helpers/cli.js';
+import { queryRows } from './helpers/auth0.js';
+
+describe('sse-sink demo', () => {
+  it('ingests the simulated tenant and dataset, prints query results and what to try next', async () => {
+    const db = join(tempDir(), 'demo.db');
+    const result = await runCli(['demo', '--db', db]);
+    expect(result.code).toBe(0);
+
+    const tenant = demoTenantEvents();
+    const users = new Set(tenant.filter((e) => e.type === 'user.created').map((e) => (e.data!.object as { user_id: string }).user_id));
+    const deleted = tenant.filter((e) => e.type === 'user.deleted').length;
+    expect(queryRows(db, "SELECT events_total FROM streams WHERE name = 'demo-auth0'")).toEqual([{ events_total: tenant.length }]);
+    expect(queryRows(db, 'SELECT count(*) AS n, count(deleted_at) AS deleted FROM users')).toEqual([{ n: users.size, deleted }]);
+    expect(queryRows(db, 'SELECT count(*) AS n FROM organizations')).toEqual([{ n: 3 }]);
+    const [{ mutations }] = queryRows<{ mutations: number }>(db, "SELECT count(*) AS mutations FROM document_mutations WHERE stream = 'demo-sanity'");
+    expect(queryRows(db, "SELECT events_total FROM streams WHERE name = 'demo-sanity'")).toEqual([{ events_total: mutations }]);
+    expect(mutations).toBeGreaterThan(200);
+
+    expect(result.stdout).toContain(`ingested ${tenant.length} events from demo-auth0 and ${mutations} events from demo-sanity`);
+    const usersTable = result.stdout.split('Users: active, deleted, verified:\n')[1].split('\n');
+    expect(usersTable[2].split(/\s+/).slice(0, 2)).toEqual([String(users.size - deleted), String(deleted)]);
+    expect(result.stdout).toContain('Members of each organization by role:');
+    expect(result.stdout).toContain('Sanity documents by type and kind');
+    expect(result.stdout).toContain(`npx sse-sink status --db ${db}`);
+  });
+
+  it('runs again on its own database, and refuses one that holds other streams', async () => {
+    const dir = tempDir();
+    const db = join(dir, 'demo.db');
+    expect((await runCli(['demo', '--db', db])).code).toBe(0);
+    expect((await runCli(['demo', '--db', db])).code).toBe(0);
+    expect(queryRows(db, 'SELECT count(*) AS n FROM streams')).toEqual([{ n: 2 }]);
+
+    const other = join(dir, 'other.db');
+    expect((await runCli(['migrate', '--db', other])).code).toBe(0);
+    const sqlite = (await import('better-sqlite3')).default;
+    const handle = new sqlite(other);
+    handle.prepare("INSERT INTO streams (name, source, definition) VALUES ('prod', 'auth0', '{}')").run();
+    handle.close();
+    const refused = await runCli(['demo', '--db', other]);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/holds other streams \(prod\)/);
+  });
+});
