@@ -1,6 +1,7 @@
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/cli/ingest-commands.js';
 import { SanitySimulator, startSanitySimulator } from '../src/testing/sanity-simulator.js';
 import { startSseTestServer, type SseTestServer } from '../src/testing/sse-server.js';
 import { runCli, tempDir } from './helpers/cli.js';
@@ -105,5 +106,14 @@ describe('config file', () => {
     expect(none.code).toBe(2);
     expect(none.stderr).toMatch(/pass --config <file> or set \$SSE_SINK_CONFIG/);
     expect(existsSync(join(dir, 'x.db'))).toBe(false);
+  });
+
+  it('accepts the README\'s example config', () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const example = readme.slice(readme.indexOf('## Config file')).match(/```json\n([\s\S]*?)```/)![1];
+    const { path } = writeConfig(JSON.parse(example));
+    const config = loadConfig(path)!;
+    expect(Object.keys(config.streams)).toEqual(['tenant', 'blog']);
+    expect(config.streams.blog.options.param).toEqual({ type: 'post' });
   });
 });
