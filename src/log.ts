@@ -1,8 +1,14 @@
-// Log lines for operators: JSON lines on stderr off a TTY (systemd, cron), readable text on a TTY.
-// Fields never carry secrets; callers pass stream names, counts and upstream messages only.
+// Log lines for operators, written by pino: JSON lines on stderr off a TTY (systemd, cron),
+// pino-pretty text on a TTY. Fields never carry secrets; keys that name one are redacted anyway.
+import { pino, stdSerializers, type DestinationStream } from 'pino';
+import PinoPretty from 'pino-pretty';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type LogFormat = 'json' | 'pretty';
 export type LogFields = Record<string, unknown>;
+
+export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+export const LOG_FORMATS: readonly LogFormat[] = ['json', 'pretty'];
 
 export interface Logger {
   debug(message: string, fields?: LogFields): void;
@@ -12,33 +18,62 @@ export interface Logger {
   child(fields: LogFields): Logger;
 }
 
-const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
-
 export interface LoggerOptions {
+  /** Default `info`. */
   level?: LogLevel;
-  format?: 'json' | 'pretty';
+  /** Default: `pretty` when stderr is a TTY, else `json`. */
+  format?: LogFormat;
+  /** Where each line goes, without its newline (tests, the progress display). Default: stderr. */
   write?: (line: string) => void;
+  /** Colours in `pretty`; default only when writing to stderr and it is a TTY. */
+  color?: boolean;
 }
 
-export function createLogger(options: LoggerOptions = {}, bound: LogFields = {}): Logger {
-  const level = options.level ?? 'info';
+/** Values under these keys, at the top of the fields or one level down, are written as `[redacted]`. */
+const SECRET_KEYS = ['token', 'authorization', 'password', 'secret'];
+
+export function createLogger(options: LoggerOptions = {}): Logger {
   const format = options.format ?? (process.stderr.isTTY ? 'pretty' : 'json');
+  const toStderr = options.write === undefined;
   const write = options.write ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const emit = (at: LogLevel, message: string, fields: LogFields = {}) => {
-    if (RANK[at] < RANK[level]) return;
-    const all = { ...bound, ...fields };
-    if (format === 'json') {
-      write(JSON.stringify({ time: new Date().toISOString(), level: at, msg: message, ...all }));
-    } else {
-      const extra = Object.entries(all).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
-      write(`${new Date().toISOString()} ${at.toUpperCase().padEnd(5)} ${message}${extra.length ? ` ${extra.join(' ')}` : ''}`);
-    }
-  };
+  // Synchronous on purpose: no worker thread, and nothing is lost when the process exits.
+  const destination =
+    toStderr && format === 'json'
+      ? pino.destination({ fd: 2, sync: true })
+      : lineDestination(format, write, options.color ?? (toStderr && !!process.stderr.isTTY));
+  const logger = pino(
+    {
+      level: options.level ?? 'info',
+      base: undefined,
+      timestamp: pino.stdTimeFunctions.isoTime,
+      // pino-pretty reads numeric levels; JSON readers (jq, journald, Loki) want the name.
+      formatters: format === 'json' ? { level: (label) => ({ level: label }) } : {},
+      serializers: { err: stdSerializers.err, error: stdSerializers.err },
+      redact: { paths: SECRET_KEYS.flatMap((key) => [key, `*.${key}`]), censor: '[redacted]' },
+    },
+    destination,
+  );
+  return wrap(logger);
+}
+
+function lineDestination(format: LogFormat, write: (line: string) => void, color: boolean): DestinationStream {
+  const prettify =
+    format === 'pretty'
+      ? PinoPretty.prettyFactory({ colorize: color, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname', singleLine: true })
+      : undefined;
   return {
-    debug: (m, f) => emit('debug', m, f),
-    info: (m, f) => emit('info', m, f),
-    warn: (m, f) => emit('warn', m, f),
-    error: (m, f) => emit('error', m, f),
-    child: (fields) => createLogger({ level, format, write }, { ...bound, ...fields }),
+    write(line: string) {
+      write((prettify ? prettify(line) : line).replace(/\n$/, ''));
+    },
+  };
+}
+
+function wrap(logger: pino.Logger): Logger {
+  return {
+    debug: (message, fields = {}) => logger.debug(fields, message),
+    info: (message, fields = {}) => logger.info(fields, message),
+    warn: (message, fields = {}) => logger.warn(fields, message),
+    error: (message, fields = {}) => logger.error(fields, message),
+    child: (fields) => wrap(logger.child(fields)),
   };
 }

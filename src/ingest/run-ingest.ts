@@ -37,7 +37,8 @@ export interface IngestOptions {
   signal?: AbortSignal;
   log: Logger;
   onConnectionEvent?: (event: ConnectionEvent) => void;
-  onCommit?: (result: CommitResult, batch: Batch) => void;
+  /** After each commit; `commitSeconds` is how long the transaction took. */
+  onCommit?: (result: CommitResult, batch: Batch, commitSeconds: number) => void;
 }
 
 export type StopReason = 'signal' | 'until-idle' | 'max-events' | 'max-duration' | 'upstream-ended';
@@ -89,14 +90,21 @@ export async function runIngest(options: IngestOptions): Promise<IngestSummary> 
       if (isEmptyBatch(pending)) return;
       const batch = pending;
       pending = emptyBatch();
+      const startedAt = performance.now();
       const result = writer.commit(batch);
+      const commitSeconds = (performance.now() - startedAt) / 1000;
       summary.batches++;
       summary.inserted += result.inserted;
       summary.duplicates += result.duplicates;
       summary.deadLetters += result.deadLetters;
-      log.debug('batch committed', { ...result, revisionMismatches: result.revisionMismatches.length, cursor: batch.cursor });
+      log.debug('batch committed', {
+        ...result,
+        revisionMismatches: result.revisionMismatches.length,
+        cursor: batch.cursor,
+        commitMs: Math.round(commitSeconds * 1e4) / 10,
+      });
       source.afterCommit?.(result);
-      options.onCommit?.(result, batch);
+      options.onCommit?.(result, batch, commitSeconds);
     };
     // Commits from timers run between reads; a failure there must end the read loop, not vanish.
     const flushOrStop = () => {

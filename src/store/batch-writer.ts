@@ -40,6 +40,8 @@ export interface CommitResult {
   duplicates: number;
   deadLetters: number;
   revisionMismatches: RevisionMismatch[];
+  /** `inserted` by history type (e.g. `user.created`), for metrics. */
+  insertedByType: Record<string, number>;
 }
 
 export function emptyBatch(): Batch {
@@ -110,7 +112,7 @@ export class BatchWriter {
 
   private write(batch: Batch): CommitResult {
     const stream = this.lease.stream;
-    const result: CommitResult = { inserted: 0, duplicates: 0, deadLetters: 0, revisionMismatches: [] };
+    const result: CommitResult = { inserted: 0, duplicates: 0, deadLetters: 0, revisionMismatches: [], insertedByType: {} };
     let unknown = 0;
     let lastEventAt: string | null = null;
     for (const { change, cursor, receivedAt } of batch.changes) {
@@ -132,6 +134,7 @@ export class BatchWriter {
         continue;
       }
       result.inserted++;
+      result.insertedByType[history.type] = (result.insertedByType[history.type] ?? 0) + 1;
       if (!history.projected) unknown++;
       if (lastEventAt === null || history.occurredAt > lastEventAt) lastEventAt = history.occurredAt;
       const order = { eventTime: history.occurredAt, eventSeq: Number(inserted.lastInsertRowid) };
