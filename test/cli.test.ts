@@ -163,4 +163,14 @@ describe('sse-sink CLI', () => {
     expect(stale.code).toBe(6);
     expect(stale.stderr).toMatch(/stale: "tenant" \(cursor last moved 2026-01-01T00:00:00.000Z\)/);
   });
+
+  it('rejects a bad --metrics-port before opening anything', async () => {
+    const db = join(tempDir(), 'untouched.db');
+    const result = await runCli(['ingest', 'auth0', '--stream', 's', '--domain', 'acme.eu.auth0.com', '--metrics-port', '70000', '--db', db], {
+      AUTH0_TOKEN: 't',
+    });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/--metrics-port must be a port number from 0 to 65535, not 70000/);
+    expect(existsSync(db)).toBe(false);
+  });
 });

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { observeStreams } from '../src/ingest/observe.js';
+import { observeStreams } from '../src/cli/observe.js';
 import { runIngest } from '../src/ingest/run-ingest.js';
 import { createLogger } from '../src/log.js';
 import { auth0StreamConfig } from '../src/sources/auth0/requests.js';

@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { observeStreams, type Observation } from '../src/ingest/observe.js';
+import { observeStreams, type Observation } from '../src/cli/observe.js';
 import { createIngestMetrics, startMetricsServer } from '../src/ingest/metrics.js';
 import { runIngest, type IngestSummary } from '../src/ingest/run-ingest.js';
 import { StreamStats, streamHealth } from '../src/ingest/stream-stats.js';

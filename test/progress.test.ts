@@ -3,7 +3,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { formatDuration, formatStatusLine, startProgress, type TerminalOut } from '../src/cli/progress.js';
-import { observeStreams } from '../src/ingest/observe.js';
+import { observeStreams } from '../src/cli/observe.js';
 import { StreamStats } from '../src/ingest/stream-stats.js';
 import type { CommitResult } from '../src/store/batch-writer.js';
 import { waitFor } from './helpers/auth0.js';

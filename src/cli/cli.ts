@@ -12,7 +12,6 @@ import { readStatus, type StreamStatus } from '../store/status.js';
 import { resetStream } from '../store/streams.js';
 import { formatRows, type OutputFormat } from './format.js';
 import { positiveSeconds } from './ingest-options.js';
-import { createLogger } from '../log.js';
 import { DEFAULT_DB_PATH, resolveDbPath } from './db-path.js';
 import { runDemo } from './demo.js';
 import { ingestCommand, ingestFromConfig, loadConfig } from './ingest-commands.js';
@@ -42,7 +41,7 @@ function buildCli(argv: string[]) {
       'See it work without an account: simulated Auth0 and Sanity upstreams on 127.0.0.1 ingested into ./demo.db',
       (y) => y,
       async (args) => {
-        await runDemo({ db: args.db ?? './demo.db', log: createLogger(), print: (text) => console.log(text) });
+        await runDemo({ db: args.db ?? './demo.db', print: (text) => console.log(text) });
       },
     )
     .command(

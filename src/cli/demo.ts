@@ -2,7 +2,6 @@
 // upstreams on 127.0.0.1, both ingested into one database, then a few queries and their results.
 import { existsSync, rmSync } from 'node:fs';
 import { UsageError } from '../errors.js';
-import type { Logger } from '../log.js';
 import { auth0StreamConfig } from '../sources/auth0/requests.js';
 import { createAuth0Source } from '../sources/auth0/source.js';
 import { DEFAULT_API_VERSION } from '../sources/sanity/requests.js';
@@ -48,11 +47,10 @@ FROM documents GROUP BY doc_type, id_kind ORDER BY doc_type, id_kind`,
 
 export interface DemoOptions {
   db: string;
-  log: Logger;
   print: (text: string) => void;
 }
 
-export async function runDemo({ db, log, print }: DemoOptions): Promise<void> {
+export async function runDemo({ db, print }: DemoOptions): Promise<void> {
   replacePreviousDemo(db);
   const started = Date.now();
   const tenant = demoTenantEvents();
@@ -73,7 +71,8 @@ export async function runDemo({ db, log, print }: DemoOptions): Promise<void> {
   }, 100);
   try {
     print(`sse-sink demo: simulated Auth0 tenant at ${auth0.url}, Sanity dataset at ${sanity.url}; ingesting into ${db}`);
-    await runIngestPlans(demoPlans(db, auth0.url, sanity.url), { db, durable: false, log });
+    // Warnings only: the progress line (on a TTY) and the results below tell the story.
+    await runIngestPlans(demoPlans(db, auth0.url, sanity.url), { db, durable: false, observe: { logLevel: 'warn' } });
   } finally {
     clearInterval(live);
     await Promise.all([auth0.close(), sanity.close()]);

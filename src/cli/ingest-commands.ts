@@ -2,16 +2,26 @@
 // config file (`ingest --stream tenant`), or every configured stream in one process (`--all`).
 import type { Argv } from 'yargs';
 import { UsageError } from '../errors.js';
-import { createLogger } from '../log.js';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../log.js';
 import type { SourceKind } from '../store/streams.js';
 import { configPath, readConfigFile, withConfigDefaults, type ConfigFile, type ConfigKeys } from './config-file.js';
 import { resolveDbPath } from './db-path.js';
 import { auth0Cli } from './ingest-auth0.js';
-import { runIngestPlans, withCommonIngestOptions, type CommonIngestArgs, type IngestPlan, type SourceCli } from './ingest-options.js';
+import type { ObserveOptions } from './observe.js';
+import { positiveSeconds, runIngestPlans, withCommonIngestOptions, type CommonIngestArgs, type IngestPlan, type SourceCli } from './ingest-options.js';
 import { sanityCli } from './ingest-sanity.js';
 
 interface IngestArgs extends CommonIngestArgs {
   all?: boolean;
+}
+
+interface ObserveArgs {
+  'log-format'?: LogFormat;
+  'log-level'?: LogLevel;
+  'metrics-port'?: number;
+  'metrics-host'?: string;
+  'unhealthy-after'?: number;
+  progress?: boolean;
 }
 
 // Each source's args type is its own; here they are handled through the common shape.
@@ -25,6 +35,12 @@ export function ingestCommand(yargs: Argv<{ db?: string; config?: string }>) {
   return withCommonIngestOptions(yargs)
     .option('all', { type: 'boolean', describe: 'Run every stream of the config file in this process; the flags above apply to each' })
     .option('durable', { type: 'boolean', describe: 'synchronous=FULL: commits survive power loss, slower (default off)' })
+    .option('log-format', { choices: LOG_FORMATS, describe: 'Log lines on stderr: json (default off a TTY) or pretty (default on a TTY)' })
+    .option('log-level', { choices: LOG_LEVELS, describe: 'Least important level logged (default info; debug adds every batch)' })
+    .option('progress', { type: 'boolean', describe: 'On a TTY, one updating status line per stream (default on; --no-progress)' })
+    .option('metrics-port', { type: 'number', describe: 'Serve Prometheus /metrics and /healthz on this port (off by default)' })
+    .option('metrics-host', { type: 'string', describe: 'Address the metrics server binds (default 127.0.0.1)' })
+    .option('unhealthy-after', { type: 'number', describe: '/healthz answers 503 once a stream has not been live for this many seconds (default 60)' })
     .check((args) => {
       if (args._.length > 1) return true;
       if (args.all && args.stream) throw new UsageError('give --all or --stream, not both');
@@ -64,12 +80,29 @@ function buildPlan(kind: SourceKind, args: CommonIngestArgs, config: ConfigFile 
   }
 }
 
-async function run(plans: IngestPlan[], args: CommonIngestArgs, config: ConfigFile | undefined): Promise<void> {
+async function run(plans: IngestPlan[], args: CommonIngestArgs & ObserveArgs, config: ConfigFile | undefined): Promise<void> {
   await runIngestPlans(plans, {
     db: resolveDbPath(args.db, config),
     durable: args.durable ?? config?.durable ?? false,
-    log: createLogger(),
+    observe: observeOptions(args),
   });
+}
+
+/** Checked like every flag, before anything is opened. */
+function observeOptions(args: ObserveArgs): ObserveOptions {
+  const port = args['metrics-port'];
+  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) {
+    throw new UsageError(`--metrics-port must be a port number from 0 to 65535, not ${port}`);
+  }
+  const unhealthyAfter = args['unhealthy-after'];
+  return {
+    logFormat: args['log-format'],
+    logLevel: args['log-level'],
+    progress: args.progress,
+    metricsPort: port,
+    metricsHost: args['metrics-host'],
+    unhealthyAfterMs: unhealthyAfter === undefined ? undefined : positiveSeconds(unhealthyAfter, '--unhealthy-after'),
+  };
 }
 
 function requireConfig(flag: string | undefined): ConfigFile {

@@ -3,12 +3,11 @@
 import type { Argv } from 'yargs';
 import { UsageError } from '../errors.js';
 import { runIngest, type IngestSummary } from '../ingest/run-ingest.js';
-import type { Logger } from '../log.js';
 import { canonicalTime } from '../normalize/time.js';
 import type { Source } from '../sources/source.js';
-import type { ConnectionEvent } from '../sse/types.js';
 import { openDatabase } from '../store/database.js';
 import type { ConfigKeys } from './config-file.js';
+import { observeStreams, type ObserveOptions, type StreamObserver } from './observe.js';
 
 export interface CommonIngestArgs {
   db?: string;
@@ -136,7 +135,8 @@ export interface IngestPlan {
 export interface RunPlansOptions {
   db: string;
   durable: boolean;
-  log: Logger;
+  /** Logs, metrics server, progress line. */
+  observe?: ObserveOptions;
 }
 
 /**
@@ -144,52 +144,54 @@ export interface RunPlansOptions {
  * commits) until each stops. SIGINT and SIGTERM commit every open batch and end with exit 0; a
  * stream that fails stops the others, and its error is the process's.
  */
-export async function runIngestPlans(plans: IngestPlan[], { db, durable, log }: RunPlansOptions): Promise<IngestSummary[]> {
+export async function runIngestPlans(plans: IngestPlan[], { db, durable, observe }: RunPlansOptions): Promise<IngestSummary[]> {
+  // Before the database: a metrics port that cannot be bound is a usage error that touches nothing.
+  const observation = await observeStreams(observe);
   const stopAll = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {
-    log.info('stopping: committing the open batches', { signal });
+    observation.log.info('stopping: committing the open batches', { signal });
     stopAll.abort();
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
-  const sink = openDatabase({ path: db, durable });
   try {
-    return await Promise.all(
-      plans.map(async ({ checked, source }) => {
-        const streamLog = log.child({ stream: checked.stream, source: source.kind });
-        try {
-          const summary = await runIngest({
-            dbPath: db,
-            sink,
-            stream: checked.stream,
-            source,
-            since: checked.since,
-            untilIdleMs: checked.untilIdleMs,
-            maxEvents: checked.maxEvents,
-            maxDurationMs: checked.maxDurationMs,
-            signal: stopAll.signal,
-            log: streamLog,
-            onConnectionEvent: (event) => logConnectionEvent(streamLog, event),
-          });
-          streamLog.info('stopped', { ...summary });
-          return summary;
-        } catch (error) {
-          streamLog.error('stream failed', { error: error instanceof Error ? error.message : String(error) });
-          stopAll.abort();
-          throw error;
-        }
-      }),
-    );
+    const sink = openDatabase({ path: db, durable });
+    try {
+      return await Promise.all(plans.map((plan) => runPlan(plan, observation.hooksFor(plan.checked.stream, { source: plan.source.kind }))));
+    } finally {
+      sink.close();
+    }
+
+    async function runPlan({ checked, source }: IngestPlan, hooks: StreamObserver): Promise<IngestSummary> {
+      try {
+        const summary = await runIngest({
+          dbPath: db,
+          sink,
+          stream: checked.stream,
+          source,
+          since: checked.since,
+          untilIdleMs: checked.untilIdleMs,
+          maxEvents: checked.maxEvents,
+          maxDurationMs: checked.maxDurationMs,
+          signal: stopAll.signal,
+          log: hooks.log,
+          onCommit: hooks.onCommit,
+          onConnectionEvent: hooks.onConnectionEvent,
+        });
+        hooks.stopped(summary.stopReason);
+        hooks.log.info('stopped', { ...summary });
+        return summary;
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        hooks.stopped(message);
+        hooks.log.error('stream failed', { error: message });
+        stopAll.abort();
+        throw error;
+      }
+    }
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    sink.close();
+    await observation.close();
   }
-}
-
-function logConnectionEvent(log: Logger, event: ConnectionEvent): void {
-  if (event.type === 'keepalive') return;
-  const fields = { ...event, error: 'error' in event ? event.error?.message : undefined };
-  if (event.type === 'retrying') log.warn('connection retrying', fields);
-  else log.info(`connection ${event.type}`, fields);
 }

@@ -1,11 +1,11 @@
 // Observability for the streams one process runs, wired in one call: the logger, per-stream stats
 // fed by the runner's hooks, the metrics and health endpoint, and the status lines on a TTY.
-import { startProgress, type ProgressDisplay, type TerminalOut } from '../cli/progress.js';
+import { startProgress, type ProgressDisplay, type TerminalOut } from './progress.js';
 import { createLogger, type LogFields, type LogFormat, type Logger, type LogLevel } from '../log.js';
 import type { ConnectionEvent } from '../sse/types.js';
-import { createIngestMetrics, startMetricsServer, type IngestMetrics, type MetricsServer } from './metrics.js';
-import type { IngestOptions } from './run-ingest.js';
-import { StreamStats } from './stream-stats.js';
+import { createIngestMetrics, startMetricsServer, type IngestMetrics, type MetricsServer } from '../ingest/metrics.js';
+import type { IngestOptions } from '../ingest/run-ingest.js';
+import { StreamStats } from '../ingest/stream-stats.js';
 
 export interface ObserveOptions {
   /** Default: `pretty` when stderr is a TTY, else `json`. */
