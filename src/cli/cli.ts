@@ -7,14 +7,15 @@ import { ExitCode, SinkError, UsageError } from '../errors.js';
 import { canonicalTime } from '../normalize/time.js';
 import { exportEvents } from '../store/export.js';
 import { openDatabase, openDatabaseReadOnly } from '../store/database.js';
-import { assertNotLeased } from '../store/lease.js';
+import { acquireLease, assertNotLeased } from '../store/lease.js';
+import { rebuildProjections, type RebuildReport } from '../store/rebuild.js';
 import { readStatus, type StreamStatus } from '../store/status.js';
-import { resetStream } from '../store/streams.js';
+import { readStream, resetStream } from '../store/streams.js';
 import { formatRows, type OutputFormat } from './format.js';
 import { positiveSeconds } from './ingest-options.js';
 import { DEFAULT_DB_PATH, resolveDbPath } from './db-path.js';
 import { runDemo } from './demo.js';
-import { ingestCommand, ingestFromConfig, loadConfig } from './ingest-commands.js';
+import { ingestCommand, ingestFromConfig, loadConfig, storedEventNormalizer } from './ingest-commands.js';
 
 function buildCli(argv: string[]) {
   return yargs(argv)
@@ -142,6 +143,27 @@ function buildCli(argv: string[]) {
         }
       },
     )
+    .command(
+      'rebuild <stream>',
+      'Recompute the stream\'s tables (users, documents, …) from its history log, in one transaction, and report what changed',
+      (y) => y.positional('stream', { type: 'string', demandOption: true, describe: 'The stream name' }),
+      (args) => {
+        const sink = openDatabase({ path: dbOf(args), mustExist: true });
+        try {
+          const stream = readStream(sink, args.stream);
+          if (!stream) throw new UsageError(`no stream named "${args.stream}"; "sse-sink status" lists the streams`);
+          const lease = acquireLease(sink, args.stream);
+          try {
+            const report = rebuildProjections(sink, args.stream, storedEventNormalizer(stream.source));
+            console.log(formatRebuild(args.stream, report));
+          } finally {
+            lease.release('rebuild done');
+          }
+        } finally {
+          sink.close();
+        }
+      },
+    )
     .demandCommand(1, 'name a command; sse-sink --help lists them')
     .strict()
     .fail((message, error) => {
@@ -178,6 +200,17 @@ function prepareQuery(sqlite: import('better-sqlite3').Database, sql: string) {
   }
   if (!statement.reader) throw new UsageError('query only reads; the statement returns no rows (use SELECT)');
   return statement;
+}
+
+function formatRebuild(stream: string, report: RebuildReport): string {
+  const tables = Object.entries(report.differences).map(
+    ([table, d]) => `  ${table}: ${d.added} added, ${d.removed} removed, ${d.changed} changed`,
+  );
+  const unreadable = report.unreadable ? `; ${report.unreadable} stored events no longer normalize and were left out` : '';
+  return [
+    `rebuilt the tables of "${stream}" from ${report.events} events${unreadable}: ${tables.length ? 'fixed' : 'no differences'}`,
+    ...tables,
+  ].join('\n');
 }
 
 function formatStatus(status: StreamStatus[]): string {

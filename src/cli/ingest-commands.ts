@@ -49,6 +49,11 @@ export function ingestCommand(yargs: Argv<{ db?: string; config?: string }>) {
     });
 }
 
+/** How a stored event of a `kind` stream normalizes again (for `rebuild`). */
+export function storedEventNormalizer(kind: SourceKind): SourceCli<CommonIngestArgs>['normalizeStored'] {
+  return sources[kind].normalizeStored;
+}
+
 /** The handler of `ingest` itself: streams from the config file. */
 export async function ingestFromConfig(args: IngestArgs): Promise<void> {
   const config = requireConfig(args.config);

@@ -6,6 +6,8 @@ import { runIngest, type IngestSummary } from '../ingest/run-ingest.js';
 import { canonicalTime } from '../normalize/time.js';
 import type { Source } from '../sources/source.js';
 import { openDatabase } from '../store/database.js';
+import type { NormalizeResult } from '../normalize/change.js';
+import type { StoredEvent } from '../store/rebuild.js';
 import type { ConfigKeys } from './config-file.js';
 import { observeStreams, type ObserveOptions, type StreamObserver } from './observe.js';
 
@@ -124,6 +126,8 @@ export interface SourceCli<Args extends CommonIngestArgs> {
   configKeys: ConfigKeys;
   /** Validates the merged flags and config (before any database access) and builds the source. */
   buildPlan: (args: Args) => IngestPlan;
+  /** Normalizes a stored history row again (for `rebuild`): the same pure function ingest uses. */
+  normalizeStored: (event: StoredEvent) => NormalizeResult;
 }
 
 /** One stream to run: its validated options and the source built from them. */

@@ -2,17 +2,19 @@
 // history log and for the projection tables, as plain data.
 
 /** Names of the projection tables in the SQLite schema (src/store/schema.ts). */
-export type ProjectionTable =
-  | 'users'
-  | 'organizations'
-  | 'groups'
-  | 'organization_members'
-  | 'organization_member_roles'
-  | 'organization_connections'
-  | 'organization_group_roles'
-  | 'group_members'
-  | 'group_roles'
-  | 'documents';
+export const PROJECTION_TABLES = [
+  'users',
+  'organizations',
+  'groups',
+  'organization_members',
+  'organization_member_roles',
+  'organization_connections',
+  'organization_group_roles',
+  'group_members',
+  'group_roles',
+  'documents',
+] as const;
+export type ProjectionTable = (typeof PROJECTION_TABLES)[number];
 
 /** SQL column name -> value. Booleans are stored as 0/1, objects must already be JSON text. */
 export type ColumnValues = Record<string, string | number | boolean | null>;
