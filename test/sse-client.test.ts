@@ -164,6 +164,14 @@ describe('reconnecting', () => {
     expect(eventsOfType(events, 'retrying')).toMatchObject([{ status: 429, reason: 'HTTP 429', delayMs: 1000 }]);
   });
 
+  it('waits for X-RateLimit-Reset on 429 when there is no Retry-After', async () => {
+    const resetAt = Math.ceil(Date.now() / 1000) + 1;
+    const server = await serve({ status: 429, headers: { 'x-ratelimit-reset': String(resetAt) } }, streamOf({ frame: { data: 'a' } }, HOLD));
+    await take(read(server), 1);
+
+    expect(server.requests[1]!.at).toBeGreaterThanOrEqual(resetAt * 1000 - CLOCK_SLACK_MS);
+  });
+
   it('honours Retry-After as an HTTP date on 503', async () => {
     const retryAt = new Date(Date.now() + 1500).toUTCString();
     const server = await serve({ status: 503, headers: { 'retry-after': retryAt } }, streamOf({ frame: { data: 'a' } }, HOLD));

@@ -238,7 +238,8 @@ function closeCause(error: unknown): { reason: 'idle-timeout' | 'network-error';
 /** A non-200 answer: a retryable outcome, or an `SseHttpError` when retrying cannot help. */
 async function refusal(response: Dispatcher.ResponseData, url: string): Promise<ConnectionOutcome> {
   const status = response.statusCode;
-  const retryAfterMs = parseRetryAfterMs(response.headers['retry-after']);
+  const retryAfterMs =
+    parseRetryAfterMs(response.headers['retry-after']) ?? parseRateLimitResetMs(response.headers['x-ratelimit-reset']);
   if (status >= 500 || status === 408 || status === 429) {
     // Read to the end (up to undici's limit) so that the connection can be reused.
     await response.body.dump();
@@ -261,6 +262,18 @@ function parseRetryAfterMs(header: string | string[] | undefined): number | unde
   const at = Date.parse(value);
   return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }
+
+/**
+ * Auth0's `X-RateLimit-Reset`: the Unix time (seconds) the limit resets, used when there is no
+ * Retry-After. Capped, so a skewed clock cannot park the stream for hours.
+ */
+function parseRateLimitResetMs(header: string | string[] | undefined): number | undefined {
+  const value = (Array.isArray(header) ? header[0] : header)?.trim();
+  if (!value || !/^\d+$/.test(value)) return undefined;
+  return Math.min(RATE_LIMIT_WAIT_CAP_MS, Math.max(0, Number(value) * 1000 - Date.now()));
+}
+
+const RATE_LIMIT_WAIT_CAP_MS = 15 * 60_000;
 
 async function readPrefix(body: AsyncIterable<Uint8Array>, maxBytes: number): Promise<string> {
   const chunks: Uint8Array[] = [];
