@@ -173,4 +173,13 @@ describe('sse-sink CLI', () => {
     expect(result.stderr).toMatch(/--metrics-port must be a port number from 0 to 65535, not 70000/);
     expect(existsSync(db)).toBe(false);
   });
+
+  it('status shows a stream whose ingester died without stopping as stopped', async () => {
+    const db = seededDb();
+    const sink = openDatabase({ path: db });
+    sink.sqlite.prepare("UPDATE streams SET state = 'live', lease_owner = 'gone:1:x', lease_expires_at = '2026-01-01T00:00:00.000Z'").run();
+    sink.close();
+    const [status] = JSON.parse((await runCli(['status', '--json', '--db', db])).stdout);
+    expect(status).toMatchObject({ state: 'stopped', stateReason: 'ingester gone without stopping (lease expired 2026-01-01T00:00:00.000Z)' });
+  });
 });

@@ -4,6 +4,7 @@ import type { SinkDatabase } from './database.js';
 export interface StreamStatus {
   name: string;
   source: string;
+  /** live (an ingester holds the stream), stopped (with the reason), or idle (never run, or reset). */
   state: string;
   stateReason: string | null;
   cursor: string | null;
@@ -28,6 +29,7 @@ interface StreamStatusRow {
   source: string;
   state: string;
   state_reason: string | null;
+  lease_expires_at: string | null;
   cursor: string | null;
   cursor_updated_at: string | null;
   created_at: string;
@@ -58,8 +60,7 @@ export function readStatus({ sqlite }: SinkDatabase, now = Date.now()): StreamSt
   return rows.map((row) => ({
     name: row.name,
     source: row.source,
-    state: row.state,
-    stateReason: row.state_reason,
+    ...currentState(row, now),
     cursor: row.cursor,
     cursorUpdatedAt: row.cursor_updated_at,
     createdAt: row.created_at,
@@ -75,4 +76,12 @@ export function readStatus({ sqlite }: SinkDatabase, now = Date.now()): StreamSt
     gapsUnrepairable: row.gaps_unrepairable,
     catchUps: row.catch_ups,
   }));
+}
+
+// A process killed with SIGKILL cannot say it stopped: its lease running out says it for it.
+function currentState(row: StreamStatusRow, now: number): { state: string; stateReason: string | null } {
+  if (row.state === 'live' && (!row.lease_expires_at || Date.parse(row.lease_expires_at) < now)) {
+    return { state: 'stopped', stateReason: `ingester gone without stopping (lease expired ${row.lease_expires_at})` };
+  }
+  return { state: row.state, stateReason: row.state_reason };
 }
