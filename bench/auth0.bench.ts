@@ -1,7 +1,7 @@
-// The Auth0 ingester end to end (test server on 127.0.0.1 -> SSE client -> Auth0 source ->
-// normalizer -> batch writer -> SQLite) against raw better-sqlite3 writes of the same rows
-// (`events` and the projection upserts) in one transaction, measured in this process.
-import { mkdtempSync, rmSync } from 'node:fs';
+// The Auth0 ingester end to end (test server in a child process -> 127.0.0.1 -> SSE client ->
+// Auth0 source -> normalizer -> batch writer -> SQLite) against raw better-sqlite3 writes of the
+// same rows in one transaction and a naive ingester that commits each event alone.
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
@@ -11,13 +11,17 @@ import { normalizeAuth0Event } from '../src/normalize/auth0.js';
 import { isNormalizeFailure, type NormalizedChange, type ProjectionOp } from '../src/normalize/change.js';
 import { auth0StreamConfig } from '../src/sources/auth0/requests.js';
 import { createAuth0Source } from '../src/sources/auth0/source.js';
-import { openDatabase } from '../src/store/database.js';
+import { openDatabase, type SinkDatabase } from '../src/store/database.js';
 import { registerStream } from '../src/store/streams.js';
-import { encodeFrame, startSseTestServer, type ScriptFrame, type ScriptStep } from '../src/testing/sse-server.js';
+import { encodeFrame, type ScriptFrame, type ScriptStep } from '../src/testing/sse-server.js';
 import { bestOf, peakRssDuring, RssCheckpoints } from './measure.js';
-import type { BenchResult } from './result.js';
+import type { ScenarioResult, Throughput } from './result.js';
+import { startStreamServer } from './stream-server.js';
 
 const EVENTS = 100_000;
+/** The naive ingester commits each event alone: a sample of the stream is enough for its rate. */
+const NAIVE_SAMPLE = 10_000;
+const NAIVE_SAMPLE_DURABLE = 1_000;
 const USERS = 5_000;
 /** Each side is measured this often and the best run counts: other work on the machine only slows runs down. */
 const RUNS = 2;
@@ -59,10 +63,10 @@ function generatedFrame(i: number): ScriptFrame {
 }
 
 /** The stream, generated as it is sent (100 frames per write) so that the server holds no copy of it. */
-function* streamSteps(): Generator<ScriptStep> {
+export function* streamSteps(events: number): Generator<ScriptStep> {
   yield { comment: 'connected' };
   let chunk = '';
-  for (let i = 0; i < EVENTS; i++) {
+  for (let i = 0; i < events; i++) {
     chunk += encodeFrame(generatedFrame(i));
     if (i % 100 === 99) {
       yield { raw: chunk };
@@ -74,23 +78,23 @@ function* streamSteps(): Generator<ScriptStep> {
   yield { sleep: 60_000 };
 }
 
-/** The stream as the ingester stores it, normalized before any clock starts. */
-function normalizedStream(): { frames: ScriptFrame[]; changes: NormalizedChange[] } {
-  const frames = Array.from({ length: EVENTS }, (_, i) => generatedFrame(i));
-  const changes = frames.map((frame) => {
-    const result = normalizeAuth0Event({ frameEvent: frame.event!, data: frame.data });
-    if (isNormalizeFailure(result)) throw new Error(`the Auth0 bench stream has an unreadable frame: ${result.error}`);
-    return result;
-  });
-  return { frames, changes };
+/** The first `events` frames as the ingester stores them, normalized before any clock starts. */
+function normalizedStream(events: number): { frames: ScriptFrame[]; changes: NormalizedChange[] } {
+  const frames = Array.from({ length: events }, (_, i) => generatedFrame(i));
+  return { frames, changes: frames.map(normalizeFrame) };
+}
+
+function normalizeFrame(frame: ScriptFrame): NormalizedChange {
+  const result = normalizeAuth0Event({ frameEvent: frame.event!, data: frame.data });
+  if (isNormalizeFailure(result)) throw new Error(`the Auth0 bench stream has an unreadable frame: ${result.error}`);
+  return result;
 }
 
 /**
- * The ceiling: the rows the ingester writes, with plain prepared statements in one transaction
- * into a fresh database: no ordering guard, no tombstones, no cursor, no batches.
+ * What both baselines write for one event, with plain prepared statements: the `events` row and
+ * the projection upserts, without ordering guard, tombstones or batches.
  */
-function writeRaw(dir: string, { frames, changes }: ReturnType<typeof normalizedStream>, withProjections: boolean): void {
-  const sink = openDatabase({ path: join(dir, `raw-${process.hrtime.bigint()}.db`) });
+function plainRowWriter(sink: SinkDatabase): (change: NormalizedChange, cursor: string | undefined) => void {
   registerStream(sink, { name: 'bench', source: 'auth0', definition: {} });
   const insertEvent = sink.sqlite.prepare(
     `INSERT INTO events (stream, event_id, type, subject_kind, subject_id, occurred_at, received_at, cursor, projected, payload)
@@ -98,14 +102,38 @@ function writeRaw(dir: string, { frames, changes }: ReturnType<typeof normalized
   );
   const upsert = plainUpserts(sink.sqlite);
   const receivedAt = new Date().toISOString();
-  sink.sqlite.transaction(() => {
-    changes.forEach(({ history, projections }, i) => {
-      const seq = Number(insertEvent.run(history.eventId, history.type, history.subjectKind, history.subjectId, history.occurredAt,
-        receivedAt, frames[i].id, history.payload).lastInsertRowid);
-      if (withProjections) for (const op of projections) upsert(op, history.occurredAt, seq);
-    });
-  })();
+  return ({ history, projections }, cursor) => {
+    const seq = Number(insertEvent.run(history.eventId, history.type, history.subjectKind, history.subjectId, history.occurredAt,
+      receivedAt, cursor ?? null, history.payload).lastInsertRowid);
+    for (const op of projections) upsert(op, history.occurredAt, seq);
+  };
+}
+
+/** The ceiling: the rows the ingester writes, in one transaction into a fresh database. */
+function writeRaw(dir: string, durable: boolean, { frames, changes }: ReturnType<typeof normalizedStream>): void {
+  const sink = openDatabase({ path: join(dir, `raw-${process.hrtime.bigint()}.db`), durable });
+  const writeRow = plainRowWriter(sink);
+  sink.sqlite.transaction(() => changes.forEach((change, i) => writeRow(change, frames[i].id)))();
   sink.close();
+}
+
+/**
+ * The floor: a naive ingester that normalizes each frame and commits it, with its cursor, in its
+ * own transaction. Frames come from memory: no network, so the floor is if anything too high.
+ */
+function writeNaive(dir: string, durable: boolean, frames: ScriptFrame[]): number {
+  const sink = openDatabase({ path: join(dir, `naive-${process.hrtime.bigint()}.db`), durable });
+  const writeRow = plainRowWriter(sink);
+  const saveCursor = sink.sqlite.prepare(`UPDATE streams SET cursor = ? WHERE name = 'bench'`);
+  const commitEvent = sink.sqlite.transaction((frame: ScriptFrame) => {
+    writeRow(normalizeFrame(frame), frame.id);
+    saveCursor.run(frame.id ?? null);
+  });
+  const started = performance.now();
+  for (const frame of frames) commitEvent(frame);
+  const seconds = (performance.now() - started) / 1000;
+  sink.close();
+  return seconds;
 }
 
 /** `INSERT … ON CONFLICT DO UPDATE` per projection op, statements cached by shape. */
@@ -129,49 +157,80 @@ function plainUpserts(sqlite: Database.Database): (op: ProjectionOp, eventTime: 
   };
 }
 
-/** One ingest of the whole stream from a fresh server into a fresh database. */
-async function ingestOnce(dir: string, rss: RssCheckpoints): Promise<void> {
-  const server = await startSseTestServer(() => ({ status: 200, steps: streamSteps() }));
+/** One ingest of the whole stream into a fresh database; returns its seconds and payload bytes. */
+async function ingestOnce(dir: string, url: string, events: number, durable: boolean, rss: RssCheckpoints): Promise<{ seconds: number; payloadBytes: number }> {
+  let inserted = 0;
+  let payloadBytes = 0;
+  const started = performance.now();
+  const summary = await runIngest({
+    dbPath: join(dir, `ingest-${process.hrtime.bigint()}.db`),
+    durable,
+    stream: 'bench',
+    source: createAuth0Source({
+      config: auth0StreamConfig('acme.us.auth0.com', url, []),
+      onExpiredCursor: 'fail',
+      readToken: () => 'bench-token',
+      tokenSource: 'AUTH0_TOKEN',
+    }),
+    maxEvents: events,
+    log: createLogger({ level: 'warn' }),
+    onCommit: (result, batch) => {
+      rss.progress((inserted += result.inserted));
+      // The frames are ASCII: their length is their size in bytes.
+      for (const { change } of batch.changes) payloadBytes += change.history.payload.length;
+    },
+  });
+  const seconds = (performance.now() - started) / 1000;
+  if (summary.inserted !== events) throw new Error(`the Auth0 bench stored ${summary.inserted} events, not ${events}`);
+  return { seconds, payloadBytes };
+}
+
+/** The ingester alone over `events` events: best of `runs`, peak RSS, and RSS at each quarter. */
+export async function ingestAuth0(events: number, { durable = false, runs = RUNS } = {}): Promise<Throughput & { rss: RssCheckpoints }> {
+  const dir = mkdtempSync(join(tmpdir(), 'sse-sink-bench-auth0-'));
+  const server = await startStreamServer('auth0', events);
   try {
-    let inserted = 0;
-    const summary = await runIngest({
-      dbPath: join(dir, `ingest-${process.hrtime.bigint()}.db`),
-      stream: 'bench',
-      source: createAuth0Source({
-        config: auth0StreamConfig('acme.us.auth0.com', server.url, []),
-        onExpiredCursor: 'fail',
-        readToken: () => 'bench-token',
-        tokenSource: 'AUTH0_TOKEN',
-      }),
-      maxEvents: EVENTS,
-      log: createLogger({ level: 'warn' }),
-      onCommit: (result) => rss.progress((inserted += result.inserted)),
+    globalThis.gc?.();
+    const rss = new RssCheckpoints(events);
+    let best = { seconds: Infinity, payloadBytes: 0 };
+    const { peakRssMb } = await peakRssDuring(async () => {
+      for (let run = 0; run < runs; run++) {
+        const result = await ingestOnce(dir, server.url, events, durable, rss);
+        if (result.seconds < best.seconds) best = result;
+        // Each run's database is deleted as soon as it is measured: a million events fill a disk.
+        rmSync(dir, { recursive: true, force: true });
+        mkdirSync(dir);
+      }
     });
-    if (summary.inserted !== EVENTS) throw new Error(`the Auth0 bench stored ${summary.inserted} events, not ${EVENTS}`);
+    return { events, ...best, peakRssMb, rss };
   } finally {
     await server.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
-export async function benchAuth0(): Promise<BenchResult> {
+export type Auth0Ingest = Awaited<ReturnType<typeof ingestAuth0>>;
+
+/** The scenario's ingest, run first by main.ts (its peak RSS is clean then), against its baselines. */
+export function ingestAuth0Scenario(durable = false): Promise<Auth0Ingest> {
+  return ingestAuth0(EVENTS, { durable });
+}
+
+export async function benchAuth0({ rss, ...sseSink }: Auth0Ingest, { durable = false } = {}): Promise<ScenarioResult> {
   const dir = mkdtempSync(join(tmpdir(), 'sse-sink-bench-auth0-'));
   try {
-    // The ingest runs first, so that its peak RSS is its own and not the baseline's rows in memory.
-    const rss = new RssCheckpoints(EVENTS);
-    const { result: ingest, peakRssMb } = await peakRssDuring(() => bestOf(RUNS, () => ingestOnce(dir, rss)));
     globalThis.gc?.();
-    const stream = normalizedStream();
-    const raw = await bestOf(RUNS, () => writeRaw(dir, stream, true));
-    const rawEventsOnly = await bestOf(RUNS, () => writeRaw(dir, stream, false));
+    const stream = normalizedStream(EVENTS);
+    const raw = await bestOf(RUNS, () => writeRaw(dir, durable, stream));
+    const sample = durable ? NAIVE_SAMPLE_DURABLE : NAIVE_SAMPLE;
+    const naive = writeNaive(dir, durable, stream.frames.slice(0, sample));
     return {
-      name: `Auth0 ingest, ${EVENTS / 1000}k events via 127.0.0.1 (${rss.describe()}; ` +
-        `${(rawEventsOnly / ingest).toFixed(2)}x of raw inserts of the events rows alone)`,
-      unit: 'events/s',
-      value: EVENTS / ingest,
-      baselineName: 'raw better-sqlite3 writes of the same events rows and projection upserts, one transaction',
-      baselineValue: EVENTS / raw,
-      target: 0.5,
-      peakRssMb,
+      name: `Auth0 end-to-end${durable ? ' --durable' : ''}`,
+      detail: `${EVENTS / 1000}k events via 127.0.0.1, 500/batch, synchronous=${durable ? 'FULL' : 'NORMAL'}; ${rss.describe()}`,
+      sseSink,
+      raw: { events: EVENTS, seconds: raw },
+      naive: { events: sample, seconds: naive },
+      targets: { vsRaw: 0.5, vsNaive: durable ? 10 : 3 },
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });

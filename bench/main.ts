@@ -1,41 +1,92 @@
-// `npm run bench`: runs every benchmark in this process and prints one table of ratios against
-// baselines measured in the same run (never absolute timings, which depend on the machine).
+// `npm run bench [-- --chart] [-- --million]`: runs every scenario in this process against
+// baselines measured in the same run, prints a table and writes bench/results.json (and the chart).
+import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import Database from 'better-sqlite3';
-import { benchAuth0 } from './auth0.bench.js';
-import type { BenchResult } from './result.js';
-import { benchSanity } from './sanity.bench.js';
-import { benchWriter } from './writer.bench.js';
+import { benchAuth0, ingestAuth0, ingestAuth0Scenario } from './auth0.bench.js';
+import { componentLine, markdownTable, scenarioSummary, throughputSvg, type Machine, type MillionResult } from './report.js';
+import type { ScenarioResult } from './result.js';
+import { benchSanity, ingestSanity } from './sanity.bench.js';
+import { benchExport } from './export.bench.js';
+import { benchSseClient } from './sse-client.bench.js';
+import { benchWriter, writerByBatchSize } from './writer.bench.js';
 
-const benches: (() => Promise<BenchResult>)[] = [benchWriter, benchSanity, benchAuth0];
+const args = new Set(process.argv.slice(2));
+const benchDir = new URL('../../bench/', import.meta.url);
 
-function row(result: BenchResult): string {
-  const ratio = result.value / result.baselineValue;
-  const verdict = ratio >= result.target ? 'ok' : 'BELOW TARGET';
-  return [
-    result.name.padEnd(44),
-    `${fmt(result.value)} ${result.unit}`.padStart(20),
-    `${fmt(result.baselineValue)} ${result.unit}`.padStart(20),
-    `${ratio.toFixed(2)}x`.padStart(7),
-    `>= ${result.target}x`.padStart(8),
-    `${result.peakRssMb?.toFixed(0) ?? '-'} MB`.padStart(8),
-    `  ${verdict}  (vs ${result.baselineName})`,
-  ].join(' ');
+const machine: Machine = {
+  cores: cpus().length,
+  cpu: cpus()[0]?.model.trim() ?? 'unknown',
+  node: process.version,
+  sqlite: (new Database(':memory:').prepare('SELECT sqlite_version() AS v').get() as { v: string }).v,
+  date: new Date().toISOString(),
+};
+console.log(`sse-sink bench: ${machine.cores} cores (${machine.cpu}), Node ${machine.node}, SQLite ${machine.sqlite}`);
+
+// First, while the process holds nothing else: its peak RSS is the ingester's (and the server thread's).
+let million: MillionResult | undefined;
+if (args.has('--million')) {
+  console.log('Auth0 end-to-end, 1,000,000 events (peak RSS check)…');
+  const { rss, ...throughput } = await ingestAuth0(1_000_000, { runs: 1 });
+  million = { throughput, rss: rss.describe(), targetPeakRssMb: 150 };
+  console.log(`  ${Math.round(throughput.events / throughput.seconds)} events/s, peak RSS ${throughput.peakRssMb.toFixed(0)} MB; ${million.rss}`);
 }
 
-function fmt(n: number): string {
-  return n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(1);
+// The ingests next, before any baseline: rows a baseline held stay in RSS for a while after.
+console.log('Auth0 end-to-end…');
+const auth0 = await ingestAuth0Scenario();
+console.log('Auth0 end-to-end --durable…');
+const auth0Durable = await ingestAuth0Scenario(true);
+console.log('Sanity end-to-end…');
+const sanity = await ingestSanity();
+console.log('baselines and batch writer alone…');
+const scenarios: ScenarioResult[] = [
+  await benchWriter(),
+  await benchAuth0(auth0),
+  await benchSanity(sanity),
+  await benchAuth0(auth0Durable, { durable: true }),
+];
+console.log('SSE client…');
+const sseClient = await benchSseClient();
+console.log('export…');
+const exportHistory = await benchExport();
+
+let chart: { batchSize: number; eventsPerSecond: number }[] | undefined;
+if (args.has('--chart')) {
+  console.log('batch writer by batch size…');
+  chart = await writerByBatchSize();
+  writeFileSync(new URL('throughput-by-batch-size.svg', benchDir), throughputSvg(chart, machine));
 }
 
-const sqliteVersion = (new Database(':memory:').prepare('SELECT sqlite_version() AS v').get() as { v: string }).v;
-console.log(`sse-sink bench: node ${process.version}, SQLite ${sqliteVersion}, ${cpus().length} cores`);
-console.log(
-  ['scenario'.padEnd(44), 'sse-sink'.padStart(20), 'baseline'.padStart(20), 'ratio'.padStart(7), 'target'.padStart(8), 'peak RSS'.padStart(8)].join(' '),
+console.log('');
+console.log(markdownTable(scenarios, million));
+console.log('');
+for (const s of scenarios) console.log(`- ${s.name}: ${s.detail}`);
+if (million) console.log(`- Auth0 end-to-end, 1,000,000 events: ${million.rss}`);
+console.log(`- ${componentLine(sseClient)}`);
+console.log(`- ${componentLine(exportHistory)}`);
+if (chart) console.log(`- writer events/s by batch size: ${chart.map((p) => `${p.batchSize}: ${Math.round(p.eventsPerSecond)}`).join(', ')}`);
+
+writeFileSync(
+  new URL('results.json', benchDir),
+  `${JSON.stringify(
+    {
+      machine,
+      scenarios: scenarios.map(scenarioSummary),
+      million: million && {
+        eventsPerSecond: Math.round(million.throughput.events / million.throughput.seconds),
+        peakRssMb: Math.round(million.throughput.peakRssMb),
+        rss: million.rss,
+        targetPeakRssMb: million.targetPeakRssMb,
+        pass: million.throughput.peakRssMb < million.targetPeakRssMb,
+      },
+      sseClient,
+      export: exportHistory,
+      writerByBatchSize: chart,
+    },
+    null,
+    2,
+  )}\n`,
 );
-let belowTarget = 0;
-for (const bench of benches) {
-  const result = await bench();
-  if (result.value / result.baselineValue < result.target) belowTarget++;
-  console.log(row(result));
-}
-if (belowTarget) console.log(`${belowTarget} scenario(s) below target`);
+const failed = scenarios.map(scenarioSummary).filter((s) => !s.pass).length + (million && million.throughput.peakRssMb >= million.targetPeakRssMb ? 1 : 0);
+console.log(failed ? `\n${failed} scenario(s) below target` : '\nall targets met');

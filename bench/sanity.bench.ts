@@ -1,19 +1,22 @@
-// The Sanity ingester end to end (test server on 127.0.0.1 -> SSE client -> Sanity source ->
-// normalizer -> batch writer -> SQLite) against raw better-sqlite3 writes of the same rows
-// (`events`, `document_mutations`, the `documents` upsert) in one transaction.
+// The Sanity ingester end to end (test server in a child process -> 127.0.0.1 -> SSE client ->
+// Sanity source -> normalizer -> batch writer -> SQLite) against raw better-sqlite3 writes of the
+// same rows (`events`, `document_mutations`, the `documents` upsert) in one transaction, and a
+// naive ingester that commits each mutation alone.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runIngest } from '../src/ingest/run-ingest.js';
 import { createLogger } from '../src/log.js';
 import { SanitySource } from '../src/sources/sanity/source.js';
-import { openDatabase } from '../src/store/database.js';
+import { openDatabase, type SinkDatabase } from '../src/store/database.js';
 import { registerStream } from '../src/store/streams.js';
-import { startSseTestServer, type ScriptStep } from '../src/testing/sse-server.js';
-import type { BenchResult } from './result.js';
+import type { ScriptStep } from '../src/testing/sse-server.js';
+import type { ScenarioResult } from './result.js';
+import { startStreamServer } from './stream-server.js';
 
 const MUTATIONS = 100_000;
 const DOCUMENTS = 2_000;
+const NAIVE_SAMPLE = 10_000;
 /** RSS is sampled when the ingest passes these fractions of the stream, to see that it stays flat. */
 const CHECKPOINTS = [0.25, 0.5, 0.75, 1];
 
@@ -66,10 +69,10 @@ function generatedMutation(i: number): GeneratedMutation {
 }
 
 /** The stream, generated as it is sent so that the server holds no copy of it. */
-function* listenSteps(): Generator<ScriptStep> {
+export function* listenSteps(events: number): Generator<ScriptStep> {
   yield { frame: { event: 'welcome', data: '{"listenerName":"bench"}' } };
   let batch = '';
-  for (let i = 0; i < MUTATIONS; i++) {
+  for (let i = 0; i < events; i++) {
     const mutation = generatedMutation(i);
     batch += `event: mutation\nid: ${mutation.eventId}\ndata: ${mutation.data}\n\n`;
     if (i % 100 === 99) {
@@ -82,11 +85,9 @@ function* listenSteps(): Generator<ScriptStep> {
   yield { sleep: 60_000 };
 }
 
-/** The ceiling: the same rows, prepared statements, one transaction, nothing else. */
-function rawWriteSeconds(dir: string): number {
-  const sink = openDatabase({ path: join(dir, 'raw.db') });
+/** What both baselines write for one mutation, with plain prepared statements and no guards. */
+function plainRowWriter(sink: SinkDatabase): (row: GeneratedMutation) => void {
   registerStream(sink, { name: 'bench', source: 'sanity', definition: {} });
-  const rows = Array.from({ length: MUTATIONS }, (_, i) => generatedMutation(i));
   const insertEvent = sink.sqlite.prepare(
     `INSERT INTO events (stream, event_id, type, subject_kind, subject_id, occurred_at, received_at, cursor, projected, payload)
      VALUES ('bench', ?, ?, 'document', ?, ?, ?, ?, 1, ?)`,
@@ -103,35 +104,68 @@ function rawWriteSeconds(dir: string): number {
        event_time = excluded.event_time, event_seq = excluded.event_seq`,
   );
   const receivedAt = new Date().toISOString();
+  return (row) => {
+    const seq = Number(
+      insertEvent.run(row.eventId, `mutation.${row.transition}`, row.documentId, row.timestamp, receivedAt, row.eventId, row.data).lastInsertRowid,
+    );
+    insertMutation.run(row.eventId, seq, row.transactionId, row.documentId, row.transition, row.previousRev, row.transactionId,
+      row.timestamp, row.mutations, row.result);
+    upsertDocument.run(row.documentId, row.idKind, row.publishedId, row.transactionId, row.result, row.timestamp, row.timestamp, seq);
+  };
+}
+
+/** The ceiling: the same rows, prepared statements, one transaction, nothing else. */
+function rawWriteSeconds(dir: string): number {
+  const sink = openDatabase({ path: join(dir, 'raw.db') });
+  const writeRow = plainRowWriter(sink);
+  const rows = Array.from({ length: MUTATIONS }, (_, i) => generatedMutation(i));
   const started = performance.now();
-  sink.sqlite.transaction(() => {
-    for (const row of rows) {
-      const seq = Number(
-        insertEvent.run(row.eventId, `mutation.${row.transition}`, row.documentId, row.timestamp, receivedAt, row.eventId, row.data).lastInsertRowid,
-      );
-      insertMutation.run(row.eventId, seq, row.transactionId, row.documentId, row.transition, row.previousRev, row.transactionId,
-        row.timestamp, row.mutations, row.result);
-      upsertDocument.run(row.documentId, row.idKind, row.publishedId, row.transactionId, row.result, row.timestamp, row.timestamp, seq);
-    }
-  })();
+  sink.sqlite.transaction(() => rows.forEach(writeRow))();
   const seconds = (performance.now() - started) / 1000;
   sink.close();
   return seconds;
 }
 
-interface IngestRun {
+/**
+ * The floor: a naive ingester that parses each mutation and commits it, with its cursor, in its
+ * own transaction. Frames come from memory: no network, so the floor is if anything too high.
+ */
+function naiveWriteSeconds(dir: string): number {
+  const sink = openDatabase({ path: join(dir, 'naive.db') });
+  const writeRow = plainRowWriter(sink);
+  const saveCursor = sink.sqlite.prepare(`UPDATE streams SET cursor = ? WHERE name = 'bench'`);
+  const rows = Array.from({ length: NAIVE_SAMPLE }, (_, i) => generatedMutation(i));
+  const commitMutation = sink.sqlite.transaction((row: GeneratedMutation) => {
+    // A naive ingester reads each frame too; the rows it writes are the raw baseline's.
+    JSON.parse(row.data);
+    writeRow(row);
+    saveCursor.run(row.eventId);
+  });
+  const started = performance.now();
+  rows.forEach((row) => commitMutation(row));
+  const seconds = (performance.now() - started) / 1000;
+  sink.close();
+  return seconds;
+}
+
+export interface SanityIngest {
   seconds: number;
+  payloadBytes: number;
   /** RSS in MB when the ingest passed each checkpoint. */
   rssMb: number[];
   peakRssMb: number;
 }
 
-async function ingestSeconds(dir: string): Promise<IngestRun> {
-  const server = await startSseTestServer(() => ({ status: 200, steps: listenSteps() }));
+/** The scenario's ingest into a fresh database, run first by main.ts (its peak RSS is clean then). */
+export async function ingestSanity(): Promise<SanityIngest> {
+  const dir = mkdtempSync(join(tmpdir(), 'sse-sink-bench-sanity-'));
+  globalThis.gc?.();
+  const server = await startStreamServer('sanity', MUTATIONS);
   const rssMb: number[] = [];
   let peak = process.memoryUsage().rss;
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
   let inserted = 0;
+  let payloadBytes = 0;
   let checkpoint = 0;
   try {
     const started = performance.now();
@@ -156,8 +190,9 @@ async function ingestSeconds(dir: string): Promise<IngestRun> {
       }),
       maxEvents: MUTATIONS,
       log: createLogger({ level: 'warn' }),
-      onCommit: (result) => {
+      onCommit: (result, batch) => {
         inserted += result.inserted;
+        for (const { change } of batch.changes) payloadBytes += change.history.payload.length;
         if (result.revisionMismatches.length > 0) throw new Error('the Sanity bench stream should hold no revision gaps');
         while (checkpoint < CHECKPOINTS.length && inserted >= CHECKPOINTS[checkpoint] * MUTATIONS) {
           rssMb.push(process.memoryUsage().rss / 1024 / 1024);
@@ -167,31 +202,30 @@ async function ingestSeconds(dir: string): Promise<IngestRun> {
     });
     const seconds = (performance.now() - started) / 1000;
     if (summary.inserted !== MUTATIONS) throw new Error(`the Sanity bench stored ${summary.inserted} mutations, not ${MUTATIONS}`);
-    return { seconds, rssMb, peakRssMb: Math.max(peak, process.memoryUsage().rss) / 1024 / 1024 };
+    return { seconds, payloadBytes, rssMb, peakRssMb: Math.max(peak, process.memoryUsage().rss) / 1024 / 1024 };
   } finally {
     clearInterval(sampler);
     await server.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
-export async function benchSanity(): Promise<BenchResult> {
+export async function benchSanity(ingest: SanityIngest): Promise<ScenarioResult> {
   const dir = mkdtempSync(join(tmpdir(), 'sse-sink-bench-sanity-'));
   try {
-    const raw = rawWriteSeconds(dir);
     globalThis.gc?.();
-    const ingest = await ingestSeconds(dir);
+    const raw = rawWriteSeconds(dir);
+    const naive = naiveWriteSeconds(dir);
     // Flat: what the process holds at the end of the stream is what it held a quarter in.
-    const growthMb = ingest.rssMb.at(-1)! - ingest.rssMb[0];
-    const flat = growthMb < 32;
+    const flat = ingest.rssMb.at(-1)! - ingest.rssMb[0] < 32;
     return {
-      name: `Sanity ingest, ${MUTATIONS / 1000}k mutations via 127.0.0.1 (RSS ${flat ? 'flat' : 'GROWS'}: ` +
-        `${ingest.rssMb.map((mb) => mb.toFixed(0)).join('/')} MB at ${CHECKPOINTS.map((c) => `${c * 100}%`).join('/')})`,
-      unit: 'mutations/s',
-      value: MUTATIONS / ingest.seconds,
-      baselineName: 'raw better-sqlite3 writes of the same events, document_mutations and documents rows, one transaction',
-      baselineValue: MUTATIONS / raw,
-      target: 0.5,
-      peakRssMb: ingest.peakRssMb,
+      name: 'Sanity end-to-end',
+      detail: `${MUTATIONS / 1000}k mutations via 127.0.0.1, 500/batch, synchronous=NORMAL; RSS ${flat ? 'flat' : 'GROWS'}: ` +
+        `${ingest.rssMb.map((mb) => mb.toFixed(0)).join('/')} MB at ${CHECKPOINTS.map((c) => `${c * 100}%`).join('/')}`,
+      sseSink: { events: MUTATIONS, seconds: ingest.seconds, payloadBytes: ingest.payloadBytes, peakRssMb: ingest.peakRssMb },
+      raw: { events: MUTATIONS, seconds: raw },
+      naive: { events: NAIVE_SAMPLE, seconds: naive },
+      targets: { vsRaw: 0.5, vsNaive: 3 },
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });

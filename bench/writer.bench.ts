@@ -1,18 +1,23 @@
-// The batch writer against the ceiling of raw better-sqlite3: the same event and user rows
-// inserted with plain prepared statements in one transaction, in the same process.
+// The batch writer alone (normalized changes in memory -> SQLite) against raw better-sqlite3
+// (the same event and user rows, plain statements, one transaction) and a naive writer that
+// commits each event alone; and the writer's throughput by batch size, for the chart.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NormalizedChange } from '../src/normalize/change.js';
 import { BatchWriter, emptyBatch } from '../src/store/batch-writer.js';
-import { openDatabase } from '../src/store/database.js';
+import { openDatabase, type SinkDatabase } from '../src/store/database.js';
 import { acquireLease } from '../src/store/lease.js';
 import { registerStream } from '../src/store/streams.js';
 import { bestOf, peakRssDuring } from './measure.js';
-import type { BenchResult } from './result.js';
+import type { ScenarioResult } from './result.js';
 
 const EVENTS = 100_000;
 const BATCH = 500;
+const NAIVE_SAMPLE = 10_000;
+/** The chart's batch sizes, each over the first CHART_EVENTS changes. */
+export const CHART_BATCH_SIZES = [1, 10, 50, 100, 500, 1000, 5000];
+const CHART_EVENTS = 20_000;
 
 function makeChanges(): NormalizedChange[] {
   return Array.from({ length: EVENTS }, (_, i) => {
@@ -32,9 +37,8 @@ function freshSink(dir: string, name: string) {
   return sink;
 }
 
-/** The ceiling: the same rows, plain statements, one transaction, no guards or bookkeeping. */
-function rawInsert(dir: string, changes: NormalizedChange[]): void {
-  const sink = freshSink(dir, 'raw');
+/** What both baselines write for one change: the event row and the user upsert, plain statements. */
+function plainRowWriter(sink: SinkDatabase): (change: NormalizedChange, cursor: string) => void {
   const insertEvent = sink.sqlite.prepare(
     `INSERT INTO events (stream, event_id, type, subject_kind, subject_id, occurred_at, received_at, cursor, projected, payload)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?)`,
@@ -43,44 +47,79 @@ function rawInsert(dir: string, changes: NormalizedChange[]): void {
     `INSERT OR REPLACE INTO users (stream, user_id, email, name, object, event_time, event_seq) VALUES (?, ?, ?, ?, ?, ?, ?)`,
   );
   const receivedAt = new Date().toISOString();
-  sink.sqlite.transaction(() => {
-    changes.forEach(({ history, projections }, i) => {
-      const seq = insertEvent.run('bench', history.eventId, history.type, history.subjectKind, history.subjectId, history.occurredAt, receivedAt, `c${i}`, history.payload).lastInsertRowid;
-      const { values } = projections[0] as { values: Record<string, string> };
-      upsertUser.run('bench', history.subjectId, values.email, values.name, values.object, history.occurredAt, seq);
-    });
-  })();
+  return ({ history, projections }, cursor) => {
+    const seq = insertEvent.run('bench', history.eventId, history.type, history.subjectKind, history.subjectId, history.occurredAt, receivedAt, cursor, history.payload).lastInsertRowid;
+    const { values } = projections[0] as { values: Record<string, string> };
+    upsertUser.run('bench', history.subjectId, values.email, values.name, values.object, history.occurredAt, seq);
+  };
+}
+
+/** The ceiling: the same rows, plain statements, one transaction, no guards or bookkeeping. */
+function rawInsert(dir: string, changes: NormalizedChange[]): void {
+  const sink = freshSink(dir, 'raw');
+  const writeRow = plainRowWriter(sink);
+  sink.sqlite.transaction(() => changes.forEach((change, i) => writeRow(change, `c${i}`)))();
   sink.close();
 }
 
-function batchWriter(dir: string, changes: NormalizedChange[]): void {
+/** The floor: each change and its cursor committed in its own transaction. */
+function naiveInsert(dir: string, changes: NormalizedChange[]): void {
+  const sink = freshSink(dir, 'naive');
+  const writeRow = plainRowWriter(sink);
+  const saveCursor = sink.sqlite.prepare(`UPDATE streams SET cursor = ? WHERE name = 'bench'`);
+  const commitChange = sink.sqlite.transaction((change: NormalizedChange, cursor: string) => {
+    writeRow(change, cursor);
+    saveCursor.run(cursor);
+  });
+  changes.forEach((change, i) => commitChange(change, `c${i}`));
+  sink.close();
+}
+
+function batchWriter(dir: string, changes: NormalizedChange[], batchSize = BATCH): void {
   const sink = freshSink(dir, 'writer');
   const writer = new BatchWriter(sink, acquireLease(sink, 'bench'));
   const receivedAt = new Date().toISOString();
-  for (let start = 0; start < changes.length; start += BATCH) {
+  for (let start = 0; start < changes.length; start += batchSize) {
     const batch = emptyBatch();
-    batch.changes = changes.slice(start, start + BATCH).map((change, i) => ({ change, cursor: `c${start + i}`, receivedAt }));
+    batch.changes = changes.slice(start, start + batchSize).map((change, i) => ({ change, cursor: `c${start + i}`, receivedAt }));
     batch.cursor = `c${start + batch.changes.length - 1}`;
     writer.commit(batch);
   }
   sink.close();
 }
 
-export async function benchWriter(): Promise<BenchResult> {
+export async function benchWriter(): Promise<ScenarioResult> {
   const dir = mkdtempSync(join(tmpdir(), 'sse-sink-bench-'));
   try {
     const changes = makeChanges();
+    const payloadBytes = changes.reduce((sum, { history }) => sum + history.payload.length, 0);
     const raw = await bestOf(3, () => rawInsert(dir, changes));
+    const naive = await bestOf(1, () => naiveInsert(dir, changes.slice(0, NAIVE_SAMPLE)));
     const { result: writer, peakRssMb } = await peakRssDuring(() => bestOf(3, () => batchWriter(dir, changes)));
     return {
-      name: `batch writer (${BATCH}/batch, users projection)`,
-      unit: 'events/s',
-      value: EVENTS / writer,
-      baselineName: 'raw better-sqlite3 inserts, one transaction',
-      baselineValue: EVENTS / raw,
-      target: 0.5,
-      peakRssMb,
+      name: 'batch writer alone',
+      detail: `${EVENTS / 1000}k normalized changes from memory, ${BATCH}/batch, users projection, synchronous=NORMAL; RSS includes the changes`,
+      sseSink: { events: EVENTS, seconds: writer, payloadBytes, peakRssMb },
+      raw: { events: EVENTS, seconds: raw },
+      naive: { events: NAIVE_SAMPLE, seconds: naive },
+      targets: { vsRaw: 0.5, vsNaive: 3 },
     };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The writer's events/s for each of CHART_BATCH_SIZES, best of two runs each. */
+export async function writerByBatchSize(): Promise<{ batchSize: number; eventsPerSecond: number }[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'sse-sink-bench-'));
+  try {
+    const changes = makeChanges().slice(0, CHART_EVENTS);
+    const points = [];
+    for (const batchSize of CHART_BATCH_SIZES) {
+      const seconds = await bestOf(2, () => batchWriter(dir, changes, batchSize));
+      points.push({ batchSize, eventsPerSecond: CHART_EVENTS / seconds });
+    }
+    return points;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

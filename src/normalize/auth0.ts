@@ -74,17 +74,16 @@ export function normalizeAuth0Event({ frameEvent, data }: { frameEvent: string; 
   if (!time) return { error: `event ${id} has no RFC-3339 "time" (got ${JSON.stringify(envelope.time) ?? 'nothing'})` };
   const object = asObject(asObject(envelope.data)?.object) ?? {};
 
-  const history = { eventId: id, type, occurredAt: time, payload: data };
   const family = familyOf(type);
   // Test events (`a0purpose: "test"`, sent from the dashboard) carry made-up subjects: keep them in
   // the history, out of the projections.
   if (!family || envelope.a0purpose === 'test') {
-    return { history: { ...history, subjectKind: null, subjectId: null, projected: false }, projections: [] };
+    return { history: { eventId: id, type, occurredAt: time, payload: data, subjectKind: null, subjectId: null, projected: false }, projections: [] };
   }
   try {
     const result = family({ type, time, object });
     return {
-      history: { ...history, subjectKind: result.subjectKind, subjectId: result.subjectId, projected: true },
+      history: { eventId: id, type, occurredAt: time, payload: data, subjectKind: result.subjectKind, subjectId: result.subjectId, projected: true },
       projections: result.projections,
     };
   } catch (error) {

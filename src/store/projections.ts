@@ -42,11 +42,12 @@ export class ProjectionApplier {
 
   /** Inserts a source's detail row (e.g. one `document_mutations` row), tagged with the event's seq. */
   insertDetail(detail: DetailRow, order: WriteOrder): void {
-    const columns = ['stream', ...Object.keys(detail.values), 'seq'].map(checkIdentifier);
-    this.statement(
-      `detail:${detail.table}:${columns.join(',')}`,
-      () => `INSERT INTO ${checkIdentifier(detail.table)} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`,
-    ).run(this.stream, ...Object.values(detail.values).map(toSql), order.eventSeq);
+    const valueColumns = Object.keys(detail.values);
+    // Identifiers are checked once, when the statement is prepared, not per row.
+    this.statement(`detail:${detail.table}:${valueColumns.join(',')}`, () => {
+      const columns = ['stream', ...valueColumns, 'seq'].map(checkIdentifier);
+      return `INSERT INTO ${checkIdentifier(detail.table)} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`;
+    }).run(this.stream, ...Object.values(detail.values).map(toSql), order.eventSeq);
   }
 
   private put(op: Extract<ProjectionOp, { op: 'put' }>, order: WriteOrder): RevisionMismatch | undefined {
@@ -113,11 +114,16 @@ export class ProjectionApplier {
 
   /** The primary key as columns and values, `stream` first and the rest sorted, so equal keys compare equal. */
   private rowKey(key: ColumnValues): { keyColumns: string[]; keyValues: SqlValue[] } {
-    const entries = Object.entries(key).sort(([a], [b]) => (a < b ? -1 : 1));
-    return {
-      keyColumns: ['stream', ...entries.map(([column]) => column)],
-      keyValues: [this.stream, ...entries.map(([, value]) => toSql(value))],
-    };
+    const columns = Object.keys(key);
+    // Most keys have one column: nothing to sort. Column names are distinct, so the order is total.
+    if (columns.length > 1) columns.sort();
+    const keyColumns = ['stream'];
+    const keyValues: SqlValue[] = [this.stream];
+    for (const column of columns) {
+      keyColumns.push(column);
+      keyValues.push(toSql(key[column]));
+    }
+    return { keyColumns, keyValues };
   }
 
   private statement(cacheKey: string, build: () => string): Database.Statement {
