@@ -1,0 +1,163 @@
+// A seeded Auth0 event stream with the upstream's own faults in it (redeliveries, late events, cut-off
+// frames, invalid UTF-8, frames over the client's limit) and the rows it must leave, worked out here.
+import { eventEntry, heartbeatEntry, malformedEntry, offsetAt, type CloudEvent, type Pace } from './auth0-simulator.js';
+import type { Handler, ScriptStep } from './sse-server.js';
+
+/** Over the SSE client's default 32 MiB limit: the frame must become a dead letter, not a failure. */
+export const OVERSIZE_FRAME_BYTES = 33 * 1024 * 1024;
+
+/** A position of the stream: the steps that carry its frame (one step, so nothing is ever wedged inside). */
+export interface Auth0ScriptEntry {
+  offset: string;
+  step: ScriptStep;
+}
+
+export interface Auth0ScriptOptions {
+  frames: number;
+  /** Frames over OVERSIZE_FRAME_BYTES in the stream. */
+  oversizeFrames?: number;
+  /** Seeded (see seededRandom), so that a failing run can be replayed. */
+  random: () => number;
+}
+
+export interface Auth0Script {
+  entries: Auth0ScriptEntry[];
+  /** Event ids in order of first arrival: the `events` rows, in `seq` order. */
+  eventIds: string[];
+  /** Position of each event's first arrival. */
+  firstArrival: Map<string, number>;
+  /** Positions whose frame must become a dead letter (cut-off JSON, oversize). */
+  deadLetterPositions: number[];
+  /** Events whose payload carried invalid UTF-8: stored with U+FFFD in its place. */
+  invalidUtf8Ids: string[];
+  /** How many frames of each upstream fault the script holds. */
+  counts: { duplicate: number; outOfOrder: number; invalidUtf8: number; oversize: number; malformed: number };
+  /** Projections, last writer by (event time, arrival): users' emails and present org memberships. */
+  expectedEmails: Map<string, string>;
+  expectedMembers: Set<string>;
+}
+
+const BAD_UTF8 = Buffer.from([0xff, 0xfe, 0xc3, 0x28]);
+
+export function randomAuth0Script({ frames, oversizeFrames = 0, random }: Auth0ScriptOptions): Auth0Script {
+  const pick = (n: number) => Math.floor(random() * n);
+  const start = Date.parse('2026-04-01T00:00:00Z');
+  const entries: Auth0ScriptEntry[] = [];
+  const sent: CloudEvent[] = [];
+  const firstArrival = new Map<string, number>();
+  const deadLetterPositions: number[] = [];
+  const invalidUtf8Ids: string[] = [];
+  const counts = { duplicate: 0, outOfOrder: 0, invalidUtf8: 0, oversize: 0, malformed: 0 };
+  const created = new Set<number>();
+  const userWrites = new Map<string, { time: string; position: number; email: string }>();
+  const memberWrites = new Map<string, { time: string; position: number; present: boolean }>();
+  const newer = (a: { time: string; position: number } | undefined, time: string, position: number) =>
+    !a || time > a.time || (time === a.time && position > a.position);
+  // Spread the oversize frames over the stream, away from its ends.
+  const oversizeAt = new Set(Array.from({ length: oversizeFrames }, (_, i) => Math.floor((frames * (i + 1)) / (oversizeFrames + 1))));
+
+  for (let position = 0; position < frames; position++) {
+    const offset = offsetAt(position);
+    const roll = random();
+    if (oversizeAt.has(position)) {
+      entries.push({ offset, step: { raw: oversizeFrame(offset) } });
+      deadLetterPositions.push(position);
+      counts.oversize++;
+      continue;
+    }
+    if (roll < 0.04) {
+      entries.push(heartbeatEntry(offset));
+      continue;
+    }
+    if (roll < 0.09 && sent.length > 0) {
+      // Redelivered: the same event under a new offset, as Auth0's at-least-once delivery does.
+      entries.push(eventEntry(sent[pick(sent.length)], offset));
+      counts.duplicate++;
+      continue;
+    }
+    if (roll < 0.095) {
+      entries.push(malformedEntry('user.updated', offset));
+      deadLetterPositions.push(position);
+      counts.malformed++;
+      continue;
+    }
+    const late = random() < 0.1 ? (1 + pick(600)) * 1000 : 0;
+    if (late > 0) counts.outOfOrder++;
+    const time = new Date(start + position * 1000 - late).toISOString();
+    const id = `evt_${position.toString(36)}_${pick(1e6).toString(36)}`;
+    const user = pick(40);
+    let event: CloudEvent & { time: string; data: { object: Record<string, unknown> } };
+    if (roll < 0.7) {
+      const type = created.has(user) ? 'user.updated' : 'user.created';
+      created.add(user);
+      event = { id, time, type, data: { object: { user_id: `auth0|u${user}`, email: `u${user}.${position}@example.com`, name: `User ${user}` } } };
+      if (newer(userWrites.get(`auth0|u${user}`), time, position)) userWrites.set(`auth0|u${user}`, { time, position, email: `u${user}.${position}@example.com` });
+    } else {
+      const present = random() < 0.6;
+      const org = `org_${pick(4)}`;
+      event = { id, time, type: present ? 'organization.member.added' : 'organization.member.deleted',
+        data: { object: { organization: { id: org }, user: { user_id: `auth0|u${user}` } } } };
+      const key = `${org} auth0|u${user}`;
+      if (newer(memberWrites.get(key), time, position)) memberWrites.set(key, { time, position, present });
+    }
+    sent.push(event);
+    firstArrival.set(id, position);
+    if (roll > 0.66 && roll < 0.7) {
+      // Invalid UTF-8 inside the user's name: decoded as U+FFFD, the event is still stored.
+      entries.push({ offset, step: { raw: withInvalidUtf8(event, offset) } });
+      invalidUtf8Ids.push(id);
+      counts.invalidUtf8++;
+    } else {
+      entries.push(eventEntry(event, offset));
+    }
+  }
+  return {
+    entries,
+    eventIds: [...firstArrival.keys()],
+    firstArrival,
+    deadLetterPositions,
+    invalidUtf8Ids,
+    counts,
+    expectedEmails: new Map([...userWrites].map(([userId, write]) => [userId, write.email])),
+    expectedMembers: new Set([...memberWrites].filter(([, write]) => write.present).map(([key]) => key)),
+  };
+}
+
+function withInvalidUtf8(event: CloudEvent & { data: { object: Record<string, unknown> } }, offset: string): Buffer {
+  const marked = { ...event, data: { object: { ...event.data.object, name: '@@BAD@@' } } };
+  const [before, after] = JSON.stringify({ offset, event: marked }).split('@@BAD@@');
+  return Buffer.concat([Buffer.from(`event: ${event.type}\nid: ${offset}\ndata: ${before}`), BAD_UTF8, Buffer.from(`${after}\n\n`)]);
+}
+
+let oversizeBody: Buffer | undefined;
+function oversizeFrame(offset: string): Buffer {
+  // One shared body; each frame only adds its head.
+  oversizeBody ??= Buffer.concat([Buffer.from('data: {"offset":"'), Buffer.alloc(OVERSIZE_FRAME_BYTES, 'x'), Buffer.from('"}\n\n')]);
+  return Buffer.concat([Buffer.from(`event: user.updated\nid: ${offset}\n`), oversizeBody]);
+}
+
+/**
+ * Serves the entries after the request's `from` cursor, then keep-alives until the connection
+ * closes; `pace()` is read per connection, so a run can lift the pacing for its last catch-up.
+ */
+export function serveAuth0Script(entries: Auth0ScriptEntry[], pace: () => Pace | undefined): Handler {
+  const positions = new Map(entries.map((entry, i) => [entry.offset, i]));
+  return (request) => {
+    const from = request.query.get('from');
+    const position = from === null ? -1 : positions.get(from);
+    if (position === undefined) return { status: 400, body: JSON.stringify({ message: `invalid cursor ${from}` }) };
+    return { status: 200, headers: { 'content-type': 'text/event-stream' }, steps: scriptSteps(entries, position + 1, pace()) };
+  };
+}
+
+function* scriptSteps(entries: Auth0ScriptEntry[], first: number, pace: Pace | undefined): Generator<ScriptStep> {
+  yield { comment: 'connected' };
+  for (let i = first; i < entries.length; i++) {
+    yield entries[i].step;
+    if (pace && (i - first + 1) % pace.framesPerTick === 0) yield { sleep: pace.tickMs };
+  }
+  for (;;) {
+    yield { comment: ' heartbeat' };
+    yield { sleep: 200 };
+  }
+}

@@ -1,0 +1,103 @@
+// The disk-full fault: the database on a tiny tmpfs fills up under the ingester, which must stop with
+// a clear message and lose nothing it committed; with room again, a restart ends with every row once.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { randomAuth0Script, serveAuth0Script } from './auth0-script.js';
+import { seededRandom } from './sanity-simulator.js';
+import { startSseTestServer } from './sse-server.js';
+import { collect, spawnCli } from './cli-process.js';
+
+export interface DiskFullResult {
+  /** Why the fault could not be injected here (not root, no tmpfs), or undefined when it ran. */
+  skipped?: string;
+  injected: number;
+  survived: number;
+  lost: number;
+  doubled: number;
+  problems: string[];
+  /** The ingester's last stderr line when the disk filled up. */
+  message?: string;
+}
+
+/** Mounts a 1.5 MB tmpfs; returns undefined with a reason when this machine does not allow it. */
+function mountTinyTmpfs(): { dir: string; grow: () => void; unmount: () => void } | string {
+  const dir = mkdtempSync(join(tmpdir(), 'sse-sink-diskfull-'));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1536k', 'tmpfs', dir], { stdio: 'pipe' });
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    return `cannot mount a tmpfs here (${String((error as Error).message).split('\n')[0]})`;
+  }
+  return {
+    dir,
+    grow: () => execFileSync('mount', ['-o', 'remount,size=256m', dir], { stdio: 'pipe' }),
+    unmount: () => {
+      execFileSync('umount', [dir], { stdio: 'pipe' });
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function runDiskFullFault(cliPath: string, seed: number): Promise<DiskFullResult> {
+  const mount = mountTinyTmpfs();
+  if (typeof mount === 'string') return { skipped: mount, injected: 0, survived: 0, lost: 0, doubled: 0, problems: [] };
+  const script = randomAuth0Script({ frames: 6000, random: seededRandom(seed) });
+  const positions = new Map(script.entries.map((entry, i) => [entry.offset, i]));
+  const server = await startSseTestServer(serveAuth0Script(script.entries, () => undefined));
+  const result: DiskFullResult = { injected: 0, survived: 0, lost: 0, doubled: 0, problems: [] };
+  try {
+    const db = join(mount.dir, 'full.db');
+    const args = ['ingest', 'auth0', '--stream', 'tenant', '--domain', 'tenant.eu.auth0.com', '--url', server.url, '--db', db];
+    const env = { PATH: process.env.PATH, HOME: process.env.HOME, AUTH0_TOKEN: 'tok-full' };
+    const full = await collect(spawnCli(cliPath, [...args, '--until-idle', '5'], env));
+    result.message = full.stderrTail.trim().split('\n').at(-1);
+    if (full.code === 0) {
+      result.problems.push('the ingester did not notice the full disk (exit 0)');
+      return result;
+    }
+    result.injected = 1;
+    if (!/disk|full|space/i.test(full.stderrTail)) result.problems.push(`the message does not say the disk is full: ${result.message}`);
+    const before = committed(db, positions, script.eventIds, script.firstArrival);
+    result.lost += before.lost;
+    result.doubled += before.doubled;
+    result.problems.push(...before.problems.map((p) => `after the disk filled up: ${p}`));
+
+    mount.grow();
+    const again = await collect(spawnCli(cliPath, [...args, '--until-idle', '2'], env));
+    if (again.code !== 0) result.problems.push(`with room again the ingester exited ${again.code}: ${again.stderrTail.trim().split('\n').at(-1)}`);
+    const after = committed(db, positions, script.eventIds, script.firstArrival);
+    result.lost += after.lost;
+    result.doubled += after.doubled;
+    if (after.position !== script.entries.length - 1) result.problems.push(`the cursor stopped at ${after.position}, not at the end`);
+    result.problems.push(...after.problems);
+    if (result.problems.length === 0 && before.position >= 0) result.survived = 1;
+    if (before.position < 0) result.problems.push('nothing was committed before the disk filled up: make the tmpfs larger');
+    return result;
+  } finally {
+    await server.close();
+    mount.unmount();
+  }
+}
+
+/** The events the stored cursor promises, against the events stored. */
+function committed(db: string, positions: Map<string, number>, eventIds: string[], firstArrival: Map<string, number>) {
+  if (!existsSync(db)) return { position: -1, lost: 0, doubled: 0, problems: [] as string[] };
+  const sqlite = new Database(db, { readonly: true });
+  try {
+    const row = sqlite.prepare("SELECT cursor FROM streams WHERE name = 'tenant'").get() as { cursor: string | null } | undefined;
+    const position = row?.cursor ? (positions.get(row.cursor) ?? -1) : -1;
+    const ids = (sqlite.prepare("SELECT event_id FROM events WHERE stream = 'tenant' ORDER BY seq").all() as { event_id: string }[]).map((r) => r.event_id);
+    const expected = eventIds.filter((id) => firstArrival.get(id)! <= position);
+    const have = new Set(ids);
+    const want = new Set(expected);
+    const lost = expected.filter((id) => !have.has(id)).length;
+    const doubled = ids.length - have.size + ids.filter((id) => !want.has(id)).length;
+    const problems = lost + doubled > 0 ? [`${lost} events lost, ${doubled} doubled up to the cursor`] : [];
+    return { position, lost, doubled, problems };
+  } finally {
+    sqlite.close();
+  }
+}

@@ -1,0 +1,556 @@
+// The fault harness: runs the real CLI (`ingest --all`, an Auth0 and a Sanity stream in one process)
+// against both simulators, injects seeded faults, and compares the database with the scripts' truth.
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import Database from 'better-sqlite3';
+import { errorFrame, offsetAt, type Pace } from './auth0-simulator.js';
+import { randomAuth0Script, serveAuth0Script, type Auth0Script } from './auth0-script.js';
+import { expectedDocuments, expectedMutations, readSanityTables, type Row } from './sanity-expected.js';
+import { randomScript, SanitySimulator, seededRandom } from './sanity-simulator.js';
+import { collect, spawnCli } from './cli-process.js';
+import { runDiskFullFault } from './disk-full.js';
+import { encodeFrame, startSseTestServer, type Handler, type Reply, type ScriptStep, type SseTestServer } from './sse-server.js';
+
+export const FAULT_KINDS = [
+  'sigkill',
+  'http-500',
+  'http-503',
+  'http-429-retry-after',
+  'drop-mid-frame',
+  'stall',
+  'garbage',
+  'invalid-utf8',
+  'oversize-frame',
+  'duplicate',
+  'out-of-order',
+  'connection-timeout',
+  'sanity-reset',
+  'db-locked',
+  'disk-full',
+] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number];
+export type StreamName = 'tenant' | 'blog';
+
+export interface FaultTally {
+  kind: FaultKind;
+  injected: number;
+  /** Injected while an ingester ran that went on (or was killed by the harness), never exiting by itself. */
+  survived: number;
+  /** Rows missing, or stored more than once, in the streams this kind was injected into. */
+  lost: number;
+  doubled: number;
+}
+
+export interface FaultHarnessOptions {
+  /** The built CLI, dist/src/cli/main.js. */
+  cliPath: string;
+  seed: number;
+  /** SIGKILLs of the ingester (both streams at once: one process). */
+  kills: number;
+  /** How many of each fault the harness times (all but SIGKILL and the faults written into the Auth0 script). */
+  faultsPerKind: number;
+  auth0Frames: number;
+  sanityTransactions: number;
+  /** Auth0 frames over the client's 32 MiB frame limit. */
+  oversizeFrames: number;
+  auth0Pace: Pace;
+  /** Sanity transactions published every 10 ms while the rounds run. */
+  sanityPerTick: number;
+  /** How long each ingester lives before its SIGKILL, after both streams connected. */
+  roundMs: [number, number];
+  log?: (line: string) => void;
+}
+
+export interface FaultHarnessResult {
+  ok: boolean;
+  seed: number;
+  tallies: FaultTally[];
+  /** Everything that went wrong, one line each; empty when ok. */
+  problems: string[];
+  /** Faults this machine could not inject (disk-full needs root for a tmpfs), with the reason. */
+  skipped: string[];
+  durationMs: number;
+}
+
+/** A handful of each fault, for `npm test`: about 20 s. */
+export function shortFaultRun(cliPath: string, seed: number): FaultHarnessOptions {
+  return {
+    cliPath, seed, kills: 8, faultsPerKind: 2, auth0Frames: 4000, sanityTransactions: 1500, oversizeFrames: 1,
+    auth0Pace: { framesPerTick: 4, tickMs: 10 }, sanityPerTick: 1, roundMs: [300, 1200],
+  };
+}
+
+/** `npm run faults`: 100 SIGKILLs per source, twenty of each other fault. */
+export function longFaultRun(cliPath: string, seed: number): FaultHarnessOptions {
+  return {
+    cliPath, seed, kills: 100, faultsPerKind: 20, auth0Frames: 30_000, sanityTransactions: 15_000, oversizeFrames: 3,
+    auth0Pace: { framesPerTick: 2, tickMs: 10 }, sanityPerTick: 1, roundMs: [300, 1500],
+  };
+}
+
+/** One fault of the seeded schedule: in which ingester's life, when, and where. */
+interface TimedFault {
+  round: number;
+  atMs: number;
+  kind: FaultKind;
+  target: 'auth0' | 'sanity' | 'db';
+  /** Stall or lock length. */
+  ms: number;
+}
+
+/** Stream-level faults an upstream plays into its open (or next) connection. */
+export type Injection = { kind: 'drop-mid-frame' | 'stall' | 'garbage' | 'invalid-utf8' | 'duplicate' | 'connection-timeout' | 'sanity-reset'; ms: number };
+
+const SANITY_OPTIONS = { includeResult: true, includePreviousRevision: false };
+const LF = 0x0a;
+
+/** The faults each ingester's life saw; they survived if it ended by the harness's hand. */
+interface Life {
+  delivered: { kind: FaultKind; stream: StreamName | 'both' }[];
+  ended: boolean;
+}
+
+/** Wraps an upstream's handler: refusals for its next connections, and injections into its streams. */
+export class FaultyUpstream {
+  readonly replies: { kind: FaultKind; reply: Reply }[] = [];
+  readonly injections: Injection[] = [];
+  constructor(
+    private readonly stream: StreamName,
+    private readonly delivered: (kind: FaultKind, stream: StreamName) => void,
+  ) {}
+
+  wrap(handler: Handler, isStream: (path: string) => boolean, afterConnect: () => void = () => {}): Handler {
+    return async (req, index) => {
+      if (!isStream(req.path)) return handler(req, index);
+      const refusal = this.replies.shift();
+      if (refusal) {
+        this.delivered(refusal.kind, this.stream);
+        return refusal.reply;
+      }
+      const reply = await handler(req, index);
+      afterConnect();
+      return 'steps' in reply ? { ...reply, steps: this.inject(reply.steps) } : reply;
+    };
+  }
+
+  private async *inject(steps: Iterable<ScriptStep> | AsyncIterable<ScriptStep>): AsyncGenerator<ScriptStep> {
+    let lastChunk: ScriptStep | undefined;
+    let lastFrameId: string | undefined;
+    for await (const step of steps) {
+      const content = 'frame' in step || 'raw' in step;
+      for (let fault = this.injections[0]; fault; fault = this.injections[0]) {
+        if (fault.kind === 'sanity-reset' && !content) {
+          // Any drop makes the listener reconnect and meet the reset; a quiet stream is dropped at once.
+          this.injections.shift();
+          yield { destroy: true };
+          return;
+        }
+        if (fault.kind === 'drop-mid-frame' || fault.kind === 'sanity-reset') {
+          if (!content) break; // wait for a frame to cut in two
+          this.injections.shift();
+          if (fault.kind === 'drop-mid-frame') this.delivered(fault.kind, this.stream);
+          const bytes = contentBytes(step);
+          let cut = Math.max(1, Math.floor(bytes.length / 2));
+          while (cut > 1 && bytes[cut - 1] === LF) cut--;
+          yield { raw: bytes.subarray(0, cut) };
+          yield { destroy: true };
+          return;
+        }
+        if (fault.kind === 'duplicate' && !lastChunk) break; // nothing sent yet to send again
+        this.injections.shift();
+        this.delivered(fault.kind, this.stream);
+        if (fault.kind === 'stall') yield { sleep: fault.ms };
+        // Lines without a colon are fields nobody knows: ignored, but they must not break the parser.
+        else if (fault.kind === 'garbage') yield { raw: `~garbage${'#%&*(){}[]<>?!'.repeat(1 + (fault.ms % 7))}\n~\u0001\u0002 more\n\n` };
+        else if (fault.kind === 'invalid-utf8') yield { raw: Buffer.from([0x7e, 0xff, 0xfe, 0xc3, 0x28, 0xe2, 0x82, 0x0a, 0x7e, 0xf0, 0x28, 0x8c, 0x0a, 0x0a]) };
+        else if (fault.kind === 'duplicate') yield lastChunk!;
+        else if (fault.kind === 'connection-timeout') {
+          yield errorFrame('connection_timeout', 'The connection timed out; reconnect', lastFrameId);
+          yield { end: true };
+          return;
+        }
+      }
+      // Only whole batches of mutation frames are sent again (never a greeting).
+      if ('raw' in step && this.stream === 'blog') lastChunk = step;
+      if ('frame' in step && step.frame.id) lastFrameId = step.frame.id;
+      yield step;
+    }
+  }
+}
+
+function contentBytes(step: ScriptStep): Buffer {
+  if ('frame' in step) return Buffer.from(encodeFrame(step.frame));
+  if ('raw' in step) return typeof step.raw === 'string' ? Buffer.from(step.raw) : Buffer.from(step.raw);
+  return Buffer.alloc(0);
+}
+
+/** Runs the CLI through the seeded faults and checks the database; never throws for a failed check. */
+export async function runFaultHarness(options: FaultHarnessOptions): Promise<FaultHarnessResult> {
+  const started = Date.now();
+  const log = options.log ?? (() => {});
+  const problems: string[] = [];
+  const injected = new Map<FaultKind, number>(FAULT_KINDS.map((kind) => [kind, 0]));
+  const survived = new Map<FaultKind, number>(FAULT_KINDS.map((kind) => [kind, 0]));
+  const targets = new Map<FaultKind, Set<StreamName>>(FAULT_KINDS.map((kind) => [kind, new Set()]));
+  const lost = { tenant: 0, blog: 0 };
+  const doubled = { tenant: 0, blog: 0 };
+  const killViolations = { lost: 0, doubled: 0 };
+
+  let life: Life = { delivered: [], ended: false };
+  const delivered = (kind: FaultKind, stream: StreamName | 'both') => {
+    injected.set(kind, injected.get(kind)! + 1);
+    life.delivered.push({ kind, stream });
+    for (const s of stream === 'both' ? (['tenant', 'blog'] as const) : [stream]) targets.get(kind)!.add(s);
+  };
+
+  const workDir = mkdtempSync(join(tmpdir(), 'sse-sink-faults-'));
+  const db = join(workDir, 'faults.db');
+  const random = seededRandom(options.seed);
+  const auth0Script = randomAuth0Script({ frames: options.auth0Frames, oversizeFrames: options.oversizeFrames, random: seededRandom(options.seed + 1) });
+  const positions = new Map(auth0Script.entries.map((entry, i) => [entry.offset, i]));
+  const sanityScript = randomScript({ seed: options.seed + 2, transactions: options.sanityTransactions, documents: 60, keepPublished: true });
+  const sim = new SanitySimulator({ keepAliveMs: 200 });
+
+  let paced = true;
+  let resetArmed = false;
+  const auth0 = new FaultyUpstream('tenant', delivered);
+  const sanity = new FaultyUpstream('blog', delivered);
+  const servers: SseTestServer[] = [];
+  const lockHolders = new Set<ChildProcessWithoutNullStreams>();
+  let publisher: NodeJS.Timeout | undefined;
+  try {
+    const auth0Server = await startSseTestServer(auth0.wrap(serveAuth0Script(auth0Script.entries, () => (paced ? options.auth0Pace : undefined)), () => true));
+    servers.push(auth0Server);
+    const sanityServer = await startSseTestServer(
+      sanity.wrap(sim.handler, (path) => path.includes('/listen/'), () => {
+        if (resetArmed && sim.listens.at(-1)?.greeting === 'reset') {
+          resetArmed = false;
+          sim.setReplayWindow(Number.POSITIVE_INFINITY);
+          delivered('sanity-reset', 'blog');
+        }
+      }),
+    );
+    servers.push(sanityServer);
+    const sanityListens = () => sanityServer.requests.filter((r) => r.path.includes('/listen/')).length;
+
+    const config = join(workDir, 'sse-sink.config.json');
+    writeFileSync(config, JSON.stringify({
+      streams: {
+        tenant: { source: 'auth0', domain: 'tenant.eu.auth0.com', url: auth0Server.url, 'token-env': 'FAULTS_AUTH0_TOKEN' },
+        blog: { source: 'sanity', project: 'abc123', dataset: 'production', query: '*[!(_id in path("_.**"))]', 'include-result': true,
+          since: '2026-03-01T00:00:00Z', url: sanityServer.url, 'token-env': 'FAULTS_SANITY_TOKEN' },
+      },
+    }));
+    const args = ['ingest', '--all', '--config', config, '--db', db];
+    const env = { PATH: process.env.PATH, HOME: process.env.HOME, FAULTS_AUTH0_TOKEN: 'tok-faults', FAULTS_SANITY_TOKEN: 'sk-faults' };
+    const lockHolderPath = join(dirname(options.cliPath), '..', 'testing', 'db-lock-holder.js');
+
+    const schedule = buildSchedule(options, random);
+    let published = 0;
+    const startPublishing = () => {
+      publisher ??= setInterval(() => {
+        const next = sanityScript.slice(published, published + options.sanityPerTick);
+        published += next.length;
+        sim.publish(...next);
+        if (published >= sanityScript.length) clearInterval(publisher);
+      }, 10);
+    };
+
+    const apply = (fault: TimedFault) => {
+      if (fault.target === 'db') return holdLock(fault.ms);
+      const upstream = fault.target === 'auth0' ? auth0 : sanity;
+      if (fault.kind === 'http-500') upstream.replies.push({ kind: fault.kind, reply: { status: 500, body: 'simulated failure' } });
+      else if (fault.kind === 'http-503') upstream.replies.push({ kind: fault.kind, reply: { status: 503, body: 'simulated outage' } });
+      else if (fault.kind === 'http-429-retry-after') {
+        upstream.replies.push({ kind: fault.kind, reply: { status: 429, headers: { 'retry-after': '1' }, body: 'slow down' } });
+      } else {
+        if (fault.kind === 'sanity-reset') {
+          // Below zero: even a listener that missed nothing is told to start again.
+          sim.setReplayWindow(-1);
+          resetArmed = true;
+        }
+        upstream.injections.push({ kind: fault.kind as Injection['kind'], ms: fault.ms });
+      }
+    };
+
+    const holdLock = (ms: number) => {
+      if (!existsSync(db)) return;
+      const owner = life;
+      const holder = spawn(process.execPath, [lockHolderPath, db, String(ms)], { stdio: 'pipe', env });
+      lockHolders.add(holder);
+      holder.stdout.setEncoding('utf8').on('data', (text: string) => {
+        // Counted only when the lock was taken while the same ingester still ran.
+        if (text.includes('locked') && owner === life && !owner.ended) delivered('db-locked', 'both');
+      });
+      holder.stderr.resume();
+      holder.once('close', () => lockHolders.delete(holder));
+    };
+
+    for (let round = 0; round < options.kills; round++) {
+      const faults = schedule.filter((f) => f.round === round);
+      // Refusals are armed before the start, so that the first connections meet them.
+      for (const fault of faults.filter((f) => f.atMs === 0)) apply(fault);
+      life = { delivered: [], ended: false };
+      const auth0Before = auth0Server.requests.length;
+      const sanityBefore = sanityListens();
+      const child = spawnCli(options.cliPath, args, env);
+      const exited = collect(child);
+      let exitedEarly = false;
+      void exited.then(() => (exitedEarly = true));
+      const connected = Date.now();
+      while (!exitedEarly && (auth0Server.requests.length === auth0Before || sanityListens() === sanityBefore)) {
+        if (Date.now() - connected > 15_000) break;
+        await sleep(10);
+      }
+      if (round === 0) startPublishing();
+      const lifetime = options.roundMs[0] + random() * (options.roundMs[1] - options.roundMs[0]);
+      const timers = faults.filter((f) => f.atMs > 0).map((f) => setTimeout(() => apply(f), f.atMs * lifetime));
+      await Promise.race([sleep(lifetime), exited]);
+      timers.forEach(clearTimeout);
+      child.kill('SIGKILL');
+      const result = await exited;
+      life.ended = true;
+      if (result.signal === 'SIGKILL') {
+        for (const { kind } of life.delivered) survived.set(kind, survived.get(kind)! + 1);
+        delivered('sigkill', 'both');
+        const violations = checkAfterKill(db, auth0Script, positions, sim);
+        killViolations.lost += violations.lost;
+        killViolations.doubled += violations.doubled;
+        problems.push(...violations.problems.map((p) => `after SIGKILL ${round + 1}: ${p}`));
+        if (violations.problems.length === 0) survived.set('sigkill', survived.get('sigkill')! + 1);
+      } else {
+        problems.push(`round ${round + 1}: the ingester exited by itself (code ${result.code}): ${result.stderrTail.trim().split('\n').slice(-3).join(' | ')}`);
+      }
+      if ((round + 1) % 10 === 0) log(`round ${round + 1}/${options.kills}: ${auth0Server.requests.length} Auth0 connections, ${sanityListens()} Sanity listens`);
+    }
+
+    // The last run: no more faults, the whole stream unpaced, until both streams are idle.
+    auth0.injections.length = 0;
+    auth0.replies.length = 0;
+    sanity.injections.length = 0;
+    sanity.replies.length = 0;
+    resetArmed = false;
+    sim.setReplayWindow(Number.POSITIVE_INFINITY);
+    while (lockHolders.size > 0) await sleep(20);
+    startPublishing();
+    while (published < sanityScript.length) await sleep(20);
+    paced = false;
+    life = { delivered: [], ended: false };
+    const final = await collect(spawnCli(options.cliPath, [...args, '--until-idle', '3'], env));
+    if (final.code !== 0) problems.push(`the final run exited with ${final.code ?? final.signal}: ${final.stderrTail.trim().split('\n').slice(-3).join(' | ')}`);
+
+    const auth0Check = checkAuth0(db, auth0Script);
+    const sanityCheck = checkSanity(db, sim);
+    lost.tenant += auth0Check.lost;
+    doubled.tenant += auth0Check.doubled;
+    lost.blog += sanityCheck.lost;
+    doubled.blog += sanityCheck.doubled;
+    problems.push(...auth0Check.problems.map((p) => `Auth0: ${p}`), ...sanityCheck.problems.map((p) => `Sanity: ${p}`));
+
+    // The Auth0 script's own faults were all read by the final run at the latest.
+    const scriptOk = final.code === 0 && auth0Check.problems.length === 0;
+    const scriptFaults: [FaultKind, number][] = [
+      ['duplicate', auth0Script.counts.duplicate],
+      ['out-of-order', auth0Script.counts.outOfOrder],
+      ['invalid-utf8', auth0Script.counts.invalidUtf8],
+      ['oversize-frame', auth0Script.counts.oversize],
+    ];
+    for (const [kind, count] of scriptFaults) {
+      injected.set(kind, injected.get(kind)! + count);
+      if (scriptOk) survived.set(kind, survived.get(kind)! + count);
+      if (count > 0) targets.get(kind)!.add('tenant');
+    }
+    if (final.code === 0) for (const { kind } of life.delivered) survived.set(kind, survived.get(kind)! + 1);
+
+    // Disk full has a database of its own, on a tiny tmpfs: the other streams' runs need room.
+    const skipped: string[] = [];
+    const diskFull = await runDiskFullFault(options.cliPath, options.seed + 3);
+    if (diskFull.skipped) skipped.push(`disk-full: ${diskFull.skipped}`);
+    else log(`disk-full: the ingester stopped with: ${diskFull.message}`);
+    injected.set('disk-full', diskFull.injected);
+    survived.set('disk-full', diskFull.survived);
+    problems.push(...diskFull.problems.map((p) => `disk-full: ${p}`));
+
+    const tallies = FAULT_KINDS.map((kind): FaultTally => {
+      const streams = [...targets.get(kind)!];
+      const sum = (by: Record<StreamName, number>) => streams.reduce((n, s) => n + by[s], 0);
+      const extra = kind === 'sigkill' ? killViolations : kind === 'disk-full' ? diskFull : { lost: 0, doubled: 0 };
+      return { kind, injected: injected.get(kind)!, survived: survived.get(kind)!, lost: sum(lost) + extra.lost, doubled: sum(doubled) + extra.doubled };
+    });
+    for (const t of tallies) {
+      if (t.injected === 0 && !(t.kind === 'disk-full' && diskFull.skipped)) problems.push(`${t.kind}: never injected`);
+      else if (t.survived < t.injected) problems.push(`${t.kind}: ${t.injected - t.survived} not survived`);
+    }
+    const ok = problems.length === 0 && tallies.every((t) => t.lost === 0 && t.doubled === 0);
+    if (ok) rmSync(workDir, { recursive: true, force: true });
+    else problems.push(`database kept for inspection: ${db}`);
+    return { ok, seed: options.seed, tallies, problems, skipped, durationMs: Date.now() - started };
+  } finally {
+    clearInterval(publisher);
+    for (const holder of lockHolders) holder.kill('SIGKILL');
+    sim.close();
+    await Promise.all(servers.map((server) => server.close()));
+  }
+}
+
+/** Spreads faultsPerKind of each timed kind over the rounds; refusals at a round's start, the rest inside it. */
+function buildSchedule(options: FaultHarnessOptions, random: () => number): TimedFault[] {
+  const schedule: TimedFault[] = [];
+  const either = () => (random() < 0.5 ? 'auth0' : 'sanity');
+  const kinds: [FaultKind, () => TimedFault['target'], boolean][] = [
+    ['http-500', either, true],
+    ['http-503', either, true],
+    ['http-429-retry-after', either, true],
+    ['drop-mid-frame', either, false],
+    ['stall', either, false],
+    ['garbage', either, false],
+    ['invalid-utf8', either, false],
+    ['duplicate', () => 'sanity', false],
+    ['connection-timeout', () => 'auth0', false],
+    ['sanity-reset', () => 'sanity', false],
+    ['db-locked', () => 'db', false],
+  ];
+  for (const [kind, target, atStart] of kinds) {
+    for (let i = 0; i < options.faultsPerKind; i++) {
+      // Not in the first round (the database must exist for a lock) nor the last (a fault armed late
+      // there would have no ingester left to meet it).
+      const round = 1 + Math.floor(random() * Math.max(1, options.kills - 2));
+      // Stalls stay under --until-idle and far under the idle timeout (90 s, no flag to lower it).
+      const ms = kind === 'stall' ? 300 + Math.floor(random() * 1500) : kind === 'db-locked' ? 300 + Math.floor(random() * 2000) : i;
+      schedule.push({ round, atMs: atStart ? 0 : 0.05 + random() * 0.9, kind, target: target(), ms });
+    }
+  }
+  return schedule;
+}
+
+interface Check {
+  lost: number;
+  doubled: number;
+  problems: string[];
+}
+
+function openIfMigrated(db: string, table: string): Database.Database | undefined {
+  if (!existsSync(db)) return undefined;
+  const sqlite = new Database(db, { readonly: true });
+  if (sqlite.prepare('SELECT 1 FROM sqlite_master WHERE name = ?').get(table) === undefined) {
+    sqlite.close();
+    return undefined;
+  }
+  return sqlite;
+}
+
+/** After a kill: each stream holds exactly what its stored cursor promises (Auth0), or only true rows once (Sanity). */
+function checkAfterKill(db: string, script: Auth0Script, positions: Map<string, number>, sim: SanitySimulator): Check {
+  const check: Check = { lost: 0, doubled: 0, problems: [] };
+  const sqlite = openIfMigrated(db, 'streams');
+  if (!sqlite) return check;
+  try {
+    const row = sqlite.prepare("SELECT cursor FROM streams WHERE name = 'tenant'").get() as { cursor: string | null } | undefined;
+    const position = row?.cursor ? (positions.get(row.cursor) ?? -2) : -1;
+    if (position === -2) check.problems.push(`Auth0 cursor ${row!.cursor} is not in the script`);
+    const ids = (sqlite.prepare("SELECT event_id FROM events WHERE stream = 'tenant' ORDER BY seq").all() as { event_id: string }[]).map((r) => r.event_id);
+    const expected = script.eventIds.filter((id) => script.firstArrival.get(id)! <= position);
+    compareIds('Auth0 events up to the cursor', ids, expected, check);
+    const letters = (sqlite.prepare("SELECT count(*) AS n FROM dead_letters WHERE stream = 'tenant'").get() as { n: number }).n;
+    const expectedLetters = script.deadLetterPositions.filter((p) => p <= position).length;
+    if (letters !== expectedLetters) check.problems.push(`Auth0 dead letters: ${letters}, expected ${expectedLetters}`);
+  } finally {
+    sqlite.close();
+  }
+  const mutations = openIfMigrated(db, 'document_mutations');
+  if (!mutations) return check;
+  mutations.close();
+  const tables = readSanityTables(db, 'blog');
+  const truth = new Map(expectedMutations(sim.changes, SANITY_OPTIONS).map((r) => [r.event_id, r]));
+  check.doubled += tables.doubled.length;
+  const wrong = tables.mutations.filter((r) => !sameRow(r, truth.get(r.event_id)));
+  if (wrong.length > 0) check.problems.push(`Sanity: ${wrong.length} stored mutations are not what happened, e.g. ${String(wrong[0].event_id)}`);
+  if (tables.doubled.length > 0) check.problems.push(`Sanity: doubled ${tables.doubled.slice(0, 3).join(', ')}`);
+  return check;
+}
+
+function checkAuth0(db: string, script: Auth0Script): Check {
+  const check: Check = { lost: 0, doubled: 0, problems: [] };
+  const sqlite = openIfMigrated(db, 'events');
+  if (!sqlite) return { lost: script.eventIds.length, doubled: 0, problems: ['no database'] };
+  try {
+    const ids = (sqlite.prepare("SELECT event_id FROM events WHERE stream = 'tenant' ORDER BY seq").all() as { event_id: string }[]).map((r) => r.event_id);
+    compareIds('events', ids, script.eventIds, check);
+    const stream = sqlite.prepare("SELECT cursor, events_total, dead_letters_total FROM streams WHERE name = 'tenant'").get() as
+      { cursor: string; events_total: number; dead_letters_total: number } | undefined;
+    const last = offsetAt(script.entries.length - 1);
+    if (stream?.cursor !== last) check.problems.push(`cursor ${stream?.cursor}, expected the last offset ${last}`);
+    if (stream?.events_total !== script.eventIds.length) check.problems.push(`events_total ${stream?.events_total}, expected ${script.eventIds.length}`);
+    const letters = (sqlite.prepare("SELECT count(*) AS n FROM dead_letters WHERE stream = 'tenant'").get() as { n: number }).n;
+    if (letters < script.deadLetterPositions.length) check.lost += script.deadLetterPositions.length - letters;
+    if (letters > script.deadLetterPositions.length) check.doubled += letters - script.deadLetterPositions.length;
+    const users = sqlite.prepare('SELECT user_id, email FROM users WHERE stream = \'tenant\'').all() as { user_id: string; email: string }[];
+    const emails = new Map(users.map((u) => [u.user_id, u.email]));
+    const wrongEmails = [...script.expectedEmails].filter(([user, email]) => emails.get(user) !== email);
+    if (wrongEmails.length > 0 || emails.size !== script.expectedEmails.size) {
+      check.problems.push(`users: ${wrongEmails.length} wrong emails (${emails.size} users, expected ${script.expectedEmails.size})`);
+    }
+    const members = new Set((sqlite.prepare('SELECT org_id, user_id FROM organization_members WHERE stream = \'tenant\'').all() as { org_id: string; user_id: string }[])
+      .map((m) => `${m.org_id} ${m.user_id}`));
+    const memberDiff = [...script.expectedMembers].filter((m) => !members.has(m)).length + [...members].filter((m) => !script.expectedMembers.has(m)).length;
+    if (memberDiff > 0) check.problems.push(`organization_members: ${memberDiff} differ from the script`);
+    const payload = sqlite.prepare("SELECT payload FROM events WHERE stream = 'tenant' AND event_id = ?");
+    const unreplaced = script.invalidUtf8Ids.filter((id) => !String((payload.get(id) as { payload: string } | undefined)?.payload).includes('\uFFFD'));
+    if (unreplaced.length > 0) check.problems.push(`${unreplaced.length} events sent with invalid UTF-8 were not stored with U+FFFD`);
+  } finally {
+    sqlite.close();
+  }
+  return check;
+}
+
+function checkSanity(db: string, sim: SanitySimulator): Check {
+  const check: Check = { lost: 0, doubled: 0, problems: [] };
+  const migrated = openIfMigrated(db, 'document_mutations');
+  if (!migrated) return { lost: sim.changes.length, doubled: 0, problems: ['no database'] };
+  migrated.close();
+  const tables = readSanityTables(db, 'blog');
+  const expected = expectedMutations(sim.changes, SANITY_OPTIONS);
+  compareIds('document_mutations', tables.mutations.map((r) => String(r.event_id)), expected.map((r) => String(r.event_id)), check, false);
+  check.doubled += tables.doubled.length;
+  const truth = new Map(expected.map((r) => [r.event_id, r]));
+  const wrong = tables.mutations.filter((r) => truth.has(r.event_id) && !sameRow(r, truth.get(r.event_id)));
+  if (wrong.length > 0) check.problems.push(`${wrong.length} mutations differ from what happened, e.g. ${String(wrong[0].event_id)}`);
+  const documents = tables.documents;
+  const expectedDocs = expectedDocuments(sim.changes, SANITY_OPTIONS);
+  const docTruth = new Map(expectedDocs.map((d) => [d.document_id, d]));
+  const wrongDocs = documents.filter((d) => !sameRow(d, docTruth.get(d.document_id))).length + Math.max(0, expectedDocs.length - documents.length);
+  if (wrongDocs > 0) check.problems.push(`${wrongDocs} documents differ from the dataset`);
+  const sqlite = new Database(db, { readonly: true });
+  try {
+    const open = sqlite.prepare("SELECT count(*) AS n FROM gaps WHERE stream = 'blog' AND status != 'repaired'").get() as { n: number };
+    if (open.n > 0) check.problems.push(`${open.n} gaps not repaired`);
+  } finally {
+    sqlite.close();
+  }
+  return check;
+}
+
+/** Missing ids are lost, ids stored twice or never sent are doubled; with `ordered`, the order must match too. */
+function compareIds(what: string, actual: string[], expected: string[], check: Check, ordered = true): void {
+  const want = new Set(expected);
+  const have = new Set(actual);
+  const missing = expected.filter((id) => !have.has(id)).length;
+  const extra = actual.length - have.size + actual.filter((id) => !want.has(id)).length;
+  check.lost += missing;
+  check.doubled += extra;
+  if (missing > 0) check.problems.push(`${what}: ${missing} missing`);
+  if (extra > 0) check.problems.push(`${what}: ${extra} doubled or unknown`);
+  if (ordered && missing === 0 && extra === 0 && actual.some((id, i) => id !== expected[i])) check.problems.push(`${what}: stored out of arrival order`);
+}
+
+function sameRow(a: Row | undefined, b: Row | undefined): boolean {
+  return a !== undefined && b !== undefined && JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** One line per fault kind, as `npm run faults` prints them. */
+export function formatTallies(tallies: FaultTally[]): string[] {
+  return tallies.map((t) => `${t.kind.padEnd(22)} injected ${t.injected}, survived ${t.survived}, lost ${t.lost}, doubled ${t.doubled}`);
+}

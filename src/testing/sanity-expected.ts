@@ -1,0 +1,133 @@
+// Expected Sanity tables computed from the simulator's own record of what happened (not from
+// sse-sink's normalizer), and readers that put the real tables in the same shape. Used by the
+// tests and the fault harness.
+import Database from 'better-sqlite3';
+import { canonicalTime } from '../normalize/time.js';
+import type { SanityDocument, SanityMutation } from '../normalize/sanity.js';
+import type { SimulatedChange } from './sanity-simulator.js';
+
+export interface ExpectOptions {
+  includeResult: boolean;
+  includePreviousRevision: boolean;
+  includeAllVersions?: boolean;
+}
+
+export type Row = Record<string, unknown>;
+
+/** One `document_mutations` row per change, without `stream`, `seq` and `origin` (arrival facts). */
+export function expectedMutations(changes: SimulatedChange[], options: ExpectOptions): Row[] {
+  return followed(changes, options).map((change) => {
+    const result = options.includeResult ? change.after : null;
+    const previous = options.includePreviousRevision ? change.before : null;
+    return {
+      event_id: `${change.transactionId}#${change.documentId}`,
+      transaction_id: change.transactionId,
+      document_id: change.documentId,
+      doc_type: result?._type ?? previous?._type ?? createdType(change.mutations),
+      transition: change.transition,
+      previous_rev: change.before?._rev ?? null,
+      result_rev: change.transactionId,
+      identity: change.author,
+      visibility: 'transaction',
+      timestamp: canonicalTime(change.timestamp),
+      mutations: JSON.stringify(change.mutations),
+      result: result ? JSON.stringify(result) : null,
+      previous: previous ? JSON.stringify(previous) : null,
+    };
+  }).sort(byEventId);
+}
+
+/** The `documents` rows the changes leave: the latest state of each document, deleted ones marked. */
+export function expectedDocuments(changes: SimulatedChange[], options: ExpectOptions): Row[] {
+  const rows = new Map<string, Row>();
+  for (const change of followed(changes, options)) {
+    const row = rows.get(change.documentId);
+    const previous = options.includePreviousRevision ? change.before : null;
+    const type = (options.includeResult ? change.after?._type : undefined) ?? previous?._type ?? createdType(change.mutations);
+    const time = canonicalTime(change.timestamp);
+    const [idKind, publishedId, releaseId] = idParts(change.documentId);
+    rows.set(change.documentId, {
+      document_id: change.documentId,
+      id_kind: idKind,
+      published_id: publishedId,
+      release_id: releaseId,
+      doc_type: type ?? row?.doc_type ?? null,
+      rev: change.transactionId,
+      result: options.includeResult && change.after ? JSON.stringify(change.after) : (row?.result ?? null),
+      updated_at: time,
+      deleted_at: change.transition === 'disappear' ? time : null,
+      event_time: time,
+    });
+  }
+  return [...rows.values()].sort((a, b) => String(a.document_id).localeCompare(String(b.document_id)));
+}
+
+export interface SanityTables {
+  mutations: Row[];
+  documents: Row[];
+  /** Event ids stored more than once (in `events` or `document_mutations`): must stay empty. */
+  doubled: string[];
+}
+
+/** Reads a stream's Sanity tables in the shape of `expectedMutations` / `expectedDocuments`. */
+export function readSanityTables(dbPath: string, stream: string): SanityTables {
+  const sqlite = new Database(dbPath, { readonly: true });
+  try {
+    const mutations = sqlite
+      .prepare(
+        `SELECT event_id, transaction_id, document_id, doc_type, transition, previous_rev, result_rev, identity, visibility,
+           timestamp, mutations, result, previous FROM document_mutations WHERE stream = ? ORDER BY event_id`,
+      )
+      .all(stream) as Row[];
+    const documents = sqlite
+      .prepare(
+        `SELECT document_id, id_kind, published_id, release_id, doc_type, rev, result, updated_at, deleted_at, event_time
+         FROM documents WHERE stream = ? ORDER BY document_id`,
+      )
+      .all(stream) as Row[];
+    const doubled = sqlite
+      .prepare(
+        `SELECT event_id FROM events WHERE stream = ? GROUP BY event_id HAVING count(*) > 1
+         UNION SELECT event_id FROM document_mutations WHERE stream = ? GROUP BY event_id HAVING count(*) > 1`,
+      )
+      .all(stream, stream)
+      .map((r) => (r as { event_id: string }).event_id);
+    return { mutations: mutations.sort(byEventId), documents: documents.sort((a, b) => String(a.document_id).localeCompare(String(b.document_id))), doubled };
+  } finally {
+    sqlite.close();
+  }
+}
+
+export function readRows(dbPath: string, sql: string, ...params: unknown[]): Row[] {
+  const sqlite = new Database(dbPath, { readonly: true });
+  try {
+    return sqlite.prepare(sql).all(...params) as Row[];
+  } finally {
+    sqlite.close();
+  }
+}
+
+function followed(changes: SimulatedChange[], options: ExpectOptions): SimulatedChange[] {
+  return options.includeAllVersions === false ? changes.filter((c) => !c.documentId.startsWith('versions.')) : changes;
+}
+
+function createdType(mutations: SanityMutation[]): string | null {
+  for (const mutation of mutations) {
+    for (const kind of ['create', 'createOrReplace', 'createIfNotExists']) {
+      const body = mutation[kind] as SanityDocument | undefined;
+      if (body && typeof body._type === 'string') return body._type;
+    }
+  }
+  return null;
+}
+
+function idParts(id: string): [string, string, string | null] {
+  if (id.startsWith('drafts.')) return ['draft', id.slice(7), null];
+  const version = /^versions\.([^.]+)\.(.+)$/.exec(id);
+  if (version) return ['version', version[2], version[1]];
+  return ['published', id, null];
+}
+
+function byEventId(a: Row, b: Row): number {
+  return String(a.event_id).localeCompare(String(b.event_id));
+}
