@@ -182,4 +182,30 @@ describe('sse-sink CLI', () => {
     const [status] = JSON.parse((await runCli(['status', '--json', '--db', db])).stdout);
     expect(status).toMatchObject({ state: 'stopped', stateReason: 'ingester gone without stopping (lease expired 2026-01-01T00:00:00.000Z)' });
   });
+
+  it('status tells a stream catching up (old events arriving, or a gap being repaired) from a live one', async () => {
+    const db = seededDb();
+    const now = Date.now();
+    const ago = (ms: number) => new Date(now - ms).toISOString();
+    const setStream = (fields: string) => {
+      const sink = openDatabase({ path: db });
+      sink.sqlite.prepare(`UPDATE streams SET state = 'live', lease_owner = 'here:1:x', lease_expires_at = '${ago(-60_000)}', ${fields}`).run();
+      sink.close();
+    };
+    const statusNow = async () => JSON.parse((await runCli(['status', '--json', '--db', db])).stdout)[0];
+
+    setStream(`last_received_at = '${ago(2_000)}', last_event_at = '${ago(2 * 3600_000 + 2_000)}'`);
+    expect(await statusNow()).toMatchObject({ state: 'catching up', stateReason: 'receiving events 2h00m behind upstream time' });
+    // Up to date: events arrive about when they happened.
+    setStream(`last_received_at = '${ago(2_000)}', last_event_at = '${ago(3_000)}'`);
+    expect(await statusNow()).toMatchObject({ state: 'live' });
+    // Quiet: the newest event is old, but it was received long ago too.
+    setStream(`last_received_at = '${ago(600_000)}', last_event_at = '${ago(3600_000)}'`);
+    expect(await statusNow()).toMatchObject({ state: 'live' });
+
+    const sink = openDatabase({ path: db });
+    sink.sqlite.prepare("INSERT INTO gaps (stream, detected_at, reason, status) VALUES ('tenant', ?, 'revision-mismatch', 'open')").run(ago(0));
+    sink.close();
+    expect(await statusNow()).toMatchObject({ state: 'catching up', stateReason: 'repairing 1 revision gap(s) from the History API' });
+  });
 });

@@ -6,6 +6,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { observeStreams, type Observation } from '../src/cli/observe.js';
 import { createIngestMetrics, startMetricsServer } from '../src/ingest/metrics.js';
 import { runIngest, type IngestSummary } from '../src/ingest/run-ingest.js';
+import { openDatabaseReadOnly } from '../src/store/database.js';
+import { readStatus } from '../src/store/status.js';
 import { StreamStats, streamHealth } from '../src/ingest/stream-stats.js';
 import { auth0StreamConfig } from '../src/sources/auth0/requests.js';
 import { createAuth0Source } from '../src/sources/auth0/source.js';
@@ -108,6 +110,16 @@ function storedByType(db: string): Record<string, number> {
   return Object.fromEntries(rows.map((row) => [row.type, row.n]));
 }
 
+/** What `sse-sink status` reports, read from a second connection as that command would. */
+function statusOf(db: string) {
+  const sink = openDatabaseReadOnly(db);
+  try {
+    return readStatus(sink);
+  } finally {
+    sink.close();
+  }
+}
+
 async function upstream(handler: Handler) {
   const server = await startSseTestServer(handler);
   cleanups.push(() => server.close());
@@ -177,6 +189,9 @@ describe('metrics endpoint', () => {
     const midway = await pollUntil(() => scrape(url), (s) => received(s) === half, 'the first half to be counted');
     expect(valueOf(midway, 'sse_sink_stream_state', { stream: 'acme', state: 'live' })).toBe(1);
     expect(ingestedByType(midway)).toEqual(storedByType(ingest.db));
+    // The fixture's events are months old and arriving now: `sse-sink status` calls that catching up.
+    const [midwayStatus] = statusOf(ingest.db);
+    expect(midwayStatus).toMatchObject({ name: 'acme', state: 'catching up', stateReason: expect.stringMatching(/^receiving events \S+ behind upstream time$/) });
 
     gate.release();
     const seen: (number | undefined)[] = [half];

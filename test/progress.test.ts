@@ -2,7 +2,8 @@
 // keeps log lines above it, and stays silent off a TTY.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { formatDuration, formatStatusLine, startProgress, type TerminalOut } from '../src/cli/progress.js';
+import { formatStatusLine, startProgress, type TerminalOut } from '../src/cli/progress.js';
+import { formatDuration } from '../src/duration.js';
 import { observeStreams } from '../src/cli/observe.js';
 import { StreamStats } from '../src/ingest/stream-stats.js';
 import type { CommitResult } from '../src/store/batch-writer.js';

@@ -1,10 +1,14 @@
 // What `sse-sink status` reports per stream, read in one go from the bookkeeping tables.
+import { formatDuration } from '../duration.js';
 import type { SinkDatabase } from './database.js';
 
 export interface StreamStatus {
   name: string;
   source: string;
-  /** live (an ingester holds the stream), stopped (with the reason), or idle (never run, or reset). */
+  /**
+   * live (an ingester holds the stream and is up to date), catching up (it holds the stream and is
+   * storing old events or repairing a gap), stopped (with the reason), or idle (never run, or reset).
+   */
   state: string;
   stateReason: string | null;
   cursor: string | null;
@@ -32,6 +36,7 @@ interface StreamStatusRow {
   lease_expires_at: string | null;
   cursor: string | null;
   cursor_updated_at: string | null;
+  last_received_at: string | null;
   created_at: string;
   last_event_at: string | null;
   last_heartbeat_at: string | null;
@@ -78,10 +83,28 @@ export function readStatus({ sqlite }: SinkDatabase, now = Date.now()): StreamSt
   }));
 }
 
-// A process killed with SIGKILL cannot say it stopped: its lease running out says it for it.
+/**
+ * A live stream whose last event arrived within this long, but was this far behind its upstream
+ * time, is catching up (a backfill, a resume after downtime, a Sanity History catch-up); a quiet
+ * stream whose last event is old is simply live.
+ */
+const CATCHING_UP_AFTER_MS = 60_000;
+
 function currentState(row: StreamStatusRow, now: number): { state: string; stateReason: string | null } {
-  if (row.state === 'live' && (!row.lease_expires_at || Date.parse(row.lease_expires_at) < now)) {
+  if (row.state !== 'live') return { state: row.state, stateReason: row.state_reason };
+  // A process killed with SIGKILL cannot say it stopped: its lease running out says it for it.
+  if (!row.lease_expires_at || Date.parse(row.lease_expires_at) < now) {
     return { state: 'stopped', stateReason: `ingester gone without stopping (lease expired ${row.lease_expires_at})` };
   }
-  return { state: row.state, stateReason: row.state_reason };
+  if (row.gaps_open > 0) {
+    return { state: 'catching up', stateReason: `repairing ${row.gaps_open} revision gap(s) from the History API` };
+  }
+  if (row.last_received_at && row.last_event_at) {
+    const receivedAt = Date.parse(row.last_received_at);
+    const behindMs = receivedAt - Date.parse(row.last_event_at);
+    if (now - receivedAt < CATCHING_UP_AFTER_MS && behindMs > CATCHING_UP_AFTER_MS) {
+      return { state: 'catching up', stateReason: `receiving events ${formatDuration(behindMs / 1000)} behind upstream time` };
+    }
+  }
+  return { state: 'live', stateReason: row.state_reason };
 }
