@@ -247,6 +247,38 @@ describe('sse-sink ingest auth0', () => {
     expect(n).toBeLessThan(many.length);
   });
 
+  it('reconnects from the last cursor when the upstream goes silent for longer than --idle-timeout', async () => {
+    const script = fixtureScript();
+    // The first connection sends five events, then nothing at all (no keep-alive) for 20 s.
+    const server = await upstream((request, index) =>
+      index === 0 ? serveAfterCursor(script.slice(0, 5), { tail: [{ sleep: 20_000 }] })(request) : serveAfterCursor(script)(request));
+    const db = join(tempDir(), 'sink.db');
+    const result = await runCli(ingestArgs(db, server.url, '--idle-timeout', '0.5', '--until-idle', '3'), env);
+    expect(result.code).toBe(0);
+    expect(server.requests[1]?.query.get('from')).toBe(offsetAt(4));
+    expect(result.stderr).toMatch(/idle-timeout/);
+    expect(storedEvents(db)).toBe(39);
+  });
+
+  it('stores a frame over --max-frame-bytes as a dead letter with its start, and goes on after it', async () => {
+    const events = fixtureScript();
+    const huge = { ...fixtureEvents[0], id: 'evt_huge', data: { object: { user_id: 'auth0|huge', padding: 'x'.repeat(2 * 1024 * 1024) } } };
+    const script = [...events.slice(0, 3), eventEntry(huge, offsetAt(3)), ...fixtureScript(fixtureEvents.slice(3), 4)];
+    const server = await upstream(serveAfterCursor(script, { tail: keepAlive(3000) }));
+    const db = join(tempDir(), 'sink.db');
+    const result = await runCli(ingestArgs(db, server.url, '--max-frame-bytes', String(1024 * 1024), '--until-idle', '1'), env);
+    expect(result.code).toBe(0);
+    const [letter, ...others] = queryRows<{ event_type: string; reason: string; raw: string; cursor: string }>(
+      db, 'SELECT event_type, reason, raw, cursor FROM dead_letters');
+    expect(others).toEqual([]);
+    expect(letter).toMatchObject({ event_type: huge.type, cursor: offsetAt(3) });
+    expect(letter!.reason).toMatch(/^frame of \d+ bytes is larger than --max-frame-bytes allows; only its start is kept$/);
+    expect(letter!.raw).toContain('"id":"evt_huge"');
+    expect(letter!.raw.length).toBeLessThanOrEqual(1024);
+    expect(storedEvents(db)).toBe(39);
+    expect(queryRows(db, 'SELECT cursor FROM streams')).toEqual([{ cursor: script.at(-1)!.offset }]);
+  });
+
   it('exits 0 after --max-events, with exactly those events committed', async () => {
     const server = await upstream(serveAfterCursor(fixtureScript(), { tail: keepAlive(3000) }));
     const db = join(tempDir(), 'sink.db');
@@ -263,6 +295,8 @@ describe('sse-sink ingest auth0', () => {
     [['--event-type', 'User Created'], /--event-type "User Created" is not an event type/],
     [['--on-expired-cursor', 'skip'], /on-expired-cursor/],
     [['--since', 'yesterday'], /--since "yesterday" is not an RFC-3339 time/],
+    [['--idle-timeout', '0'], /--idle-timeout must be a positive number of seconds, not 0/],
+    [['--max-frame-bytes', '4096'], /--max-frame-bytes must be a whole number of bytes, at least 1048576 \(1 MiB\), not 4096/],
   ])('refuses %j before touching the database (exit 2)', async (flags, message) => {
     const db = join(tempDir(), 'sink.db');
     const domain = flags.includes('--domain') ? [] : ['--domain', 'acme.us.auth0.com'];

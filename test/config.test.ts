@@ -62,6 +62,27 @@ describe('config file', () => {
     expect(auth0.requests[0].headers.authorization).toBe('Bearer tenant-secret');
   });
 
+  it('ingest --all: a stream the upstream refuses ends the run, and the others stop cleanly with what they read', async () => {
+    const auth0 = await auth0Upstream();
+    const refusing = await startSseTestServer(() => ({ status: 401, body: '{"message":"Invalid token"}' }));
+    closers.push(() => refusing.close());
+    const { dir, path } = writeConfig({
+      streams: {
+        tenant: { source: 'auth0', domain: 'acme.eu.auth0.com', url: auth0.url, 'token-env': 'TENANT_TOKEN' },
+        revoked: { source: 'auth0', domain: 'old.eu.auth0.com', url: refusing.url, 'token-env': 'REVOKED_TOKEN' },
+      },
+    });
+    const db = join(dir, 'sink.db');
+    const result = await runCli(['ingest', '--all', '--config', path, '--db', db], { TENANT_TOKEN: 't1', REVOKED_TOKEN: 't2' });
+    expect(result.code).toBe(3);
+    expect(result.stderr).not.toContain('connection is not open');
+    const streams = queryRows<{ name: string; state: string; lease_owner: string | null }>(db, 'SELECT name, state, lease_owner FROM streams ORDER BY name');
+    expect(streams).toEqual([
+      { name: 'revoked', state: 'stopped', lease_owner: null },
+      { name: 'tenant', state: 'stopped', lease_owner: null },
+    ]);
+  });
+
   it('ingest --stream takes the source and options from the config, and flags override them', async () => {
     const auth0 = await auth0Upstream();
     const { dir, path } = writeConfig({

@@ -109,6 +109,17 @@ describe('Sanity listen frames', () => {
     expect(interpretFrame(frame('channelError', data))).toEqual({ kind: 'channelError', message, queryError });
   });
 
+  it('turns a frame over the size limit into a dead letter candidate that keeps its start and id', () => {
+    const oversize = { bytes: 25_000_000, preview: '{"eventId":"tx9#post-1","documentId":"post-1",' };
+    expect(interpretFrame({ event: 'mutation', id: 'tx9#post-1', data: '', oversize })).toEqual({
+      kind: 'oversize',
+      event: 'mutation',
+      id: 'tx9#post-1',
+      preview: oversize.preview,
+      reason: 'frame of 25000000 bytes is larger than --max-frame-bytes allows; only its start is kept',
+    });
+  });
+
   it('reads a disconnect with or without a reason', () => {
     expect(interpretFrame(frame('disconnect', '{"reason":"dataset deleted"}'))).toEqual({ kind: 'disconnect', reason: 'dataset deleted' });
     expect(interpretFrame(frame('disconnect', ''))).toEqual({ kind: 'disconnect', reason: 'no reason given' });

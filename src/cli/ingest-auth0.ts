@@ -53,6 +53,7 @@ export const auth0Cli: SourceCli<IngestAuth0Args> = {
       onExpiredCursor,
       readToken,
       tokenSource: args['token-file'] ? `--token-file ${args['token-file']}` : envVar,
+      sse: checked.connection,
     });
     return { checked, source };
   },

@@ -23,6 +23,8 @@ export interface CommonIngestArgs {
   'token-file'?: string;
   'token-env'?: string;
   url?: string;
+  'idle-timeout'?: number;
+  'max-frame-bytes'?: number;
 }
 
 export function withCommonIngestOptions<T>(yargs: Argv<T>) {
@@ -37,7 +39,12 @@ export function withCommonIngestOptions<T>(yargs: Argv<T>) {
     .option('max-duration', { type: 'number', describe: 'Exit 0 after this many seconds, committed' })
     .option('token-file', { type: 'string', describe: 'Read the bearer token from this file (re-read on every reconnect)' })
     .option('token-env', { type: 'string', describe: 'Read the bearer token from this environment variable instead of the source\'s default' })
-    .option('url', { type: 'string', describe: 'Base URL that overrides the upstream host (proxies, tests)' });
+    .option('url', { type: 'string', describe: 'Base URL that overrides the upstream host (proxies, tests)' })
+    .option('idle-timeout', { type: 'number', describe: 'Reconnect when the upstream sends nothing, not even a keep-alive, for this many seconds (default 90)' })
+    .option('max-frame-bytes', {
+      type: 'number',
+      describe: 'Frames larger than this are stored as dead letters (their first 1 KiB) instead of being read into memory (default 33554432, 32 MiB)',
+    });
 }
 
 /** The shared options as config-file keys (flag names), besides each source's own. */
@@ -49,6 +56,8 @@ export const commonConfigKeys: ConfigKeys = {
   'token-file': 'string',
   'token-env': 'string',
   url: 'string',
+  'idle-timeout': 'number',
+  'max-frame-bytes': 'number',
 };
 
 export interface CheckedCommonArgs {
@@ -58,7 +67,17 @@ export interface CheckedCommonArgs {
   maxEvents?: number;
   maxDurationMs?: number;
   url?: string;
+  /** What the SSE client is told: the flags given, the client's defaults for the rest. */
+  connection?: ConnectionLimits;
 }
+
+export interface ConnectionLimits {
+  idleTimeoutMs?: number;
+  maxFrameBytes?: number;
+}
+
+/** Frames must fit the largest events either upstream sends (a few MB), so no limit below 1 MiB. */
+const MIN_FRAME_BYTES = 1024 * 1024;
 
 /** Validates the shared flags before anything touches the database. */
 export function checkCommonIngestArgs(args: CommonIngestArgs): CheckedCommonArgs {
@@ -81,7 +100,19 @@ export function checkCommonIngestArgs(args: CommonIngestArgs): CheckedCommonArgs
     maxEvents: positiveInteger(args['max-events'], '--max-events'),
     maxDurationMs: optionalSeconds(args['max-duration'], '--max-duration'),
     url: args.url === undefined ? undefined : checkUrl(args.url, '--url'),
+    connection: {
+      idleTimeoutMs: optionalSeconds(args['idle-timeout'], '--idle-timeout'),
+      maxFrameBytes: frameBytes(args['max-frame-bytes']),
+    },
   };
+}
+
+function frameBytes(value: number | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isInteger(value) || value < MIN_FRAME_BYTES) {
+    throw new UsageError(`--max-frame-bytes must be a whole number of bytes, at least ${MIN_FRAME_BYTES} (1 MiB), not ${value}`);
+  }
+  return value;
 }
 
 export function checkUrl(value: string, flag: string): string {
@@ -161,7 +192,11 @@ export async function runIngestPlans(plans: IngestPlan[], { db, durable, observe
   try {
     const sink = openDatabase({ path: db, durable });
     try {
-      return await Promise.all(plans.map((plan) => runPlan(plan, observation.hooksFor(plan.checked.stream, { source: plan.source.kind }))));
+      // Settled, not all: the streams a failure stopped still commit their open batches before close.
+      const results = await Promise.allSettled(plans.map((plan) => runPlan(plan, observation.hooksFor(plan.checked.stream, { source: plan.source.kind }))));
+      const failed = results.find((result) => result.status === 'rejected');
+      if (failed) throw failed.reason;
+      return results.map((result) => (result as PromiseFulfilledResult<IngestSummary>).value);
     } finally {
       sink.close();
     }

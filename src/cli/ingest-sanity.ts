@@ -180,7 +180,13 @@ export const sanityCli: SourceCli<SanityIngestArgs> = {
     const config = sanityConfigFromArgs(args, checked.url);
     const resume = checkChoice(args.resume ?? 'enable-resume', RESUME_MODES, '--resume');
     const token = tokenReader({ envVar: args['token-env'] ?? 'SANITY_TOKEN', file: args['token-file'] }, false);
-    const source = new SanitySource({ config, resume, token, store: sqliteStoreView(requireOption(args.db, '--db'), checked.stream) });
+    const source = new SanitySource({
+      config,
+      resume,
+      token,
+      store: sqliteStoreView(requireOption(args.db, '--db'), checked.stream),
+      sse: checked.connection,
+    });
     return { checked, source };
   },
   normalizeStored: ({ payload }) => normalizeSanityMutationEvent(parseMutationEvent(payload), payload),

@@ -15,6 +15,11 @@ export interface SseFrame {
   oversize?: { bytes: number; preview: string };
 }
 
+/** The dead-letter reason of an oversize frame. */
+export function oversizeReason(oversize: NonNullable<SseFrame['oversize']>): string {
+  return `frame of ${oversize.bytes} bytes is larger than --max-frame-bytes allows; only its start is kept`;
+}
+
 /** What the caller's connect hook is told before each (re)connect. */
 export interface ConnectContext {
   /** 0 for the first connection, then 1, 2, ... */

@@ -3,8 +3,8 @@
 import { eventEntry, heartbeatEntry, malformedEntry, offsetAt, type CloudEvent, type Pace } from './auth0-simulator.js';
 import type { Handler, ScriptStep } from './sse-server.js';
 
-/** Over the SSE client's default 32 MiB limit: the frame must become a dead letter, not a failure. */
-export const OVERSIZE_FRAME_BYTES = 33 * 1024 * 1024;
+/** A 20 MB frame: over the limit the fault harness sets (FAULTS_MAX_FRAME_BYTES), so a dead letter, not a failure. */
+export const OVERSIZE_FRAME_BYTES = 20_000_000;
 
 /** A position of the stream: the steps that carry its frame (one step, so nothing is ever wedged inside). */
 export interface Auth0ScriptEntry {

@@ -1,6 +1,6 @@
 // What one Auth0 Events API frame means: an event to store, a cursor-only heartbeat, an `error`
 // frame that ends the connection, or something unreadable to dead-letter. Pure.
-import type { SseFrame } from '../../sse/types.js';
+import { oversizeReason, type SseFrame } from '../../sse/types.js';
 
 export type Auth0Frame =
   /** An event: `data` is stored as received; `cursor` is the frame's `id:` (= `data.offset`). */
@@ -19,7 +19,7 @@ export function interpretAuth0Frame(frame: SseFrame): Auth0Frame {
       kind: 'unreadable',
       type: frame.event,
       raw: frame.oversize.preview,
-      reason: `frame of ${frame.oversize.bytes} bytes is larger than the client accepts; its start is kept`,
+      reason: oversizeReason(frame.oversize),
       cursor: frame.id ?? null,
     };
   }

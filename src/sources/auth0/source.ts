@@ -5,7 +5,7 @@ import { CursorExpiredError, UpstreamStopError, UsageError } from '../../errors.
 import type { Logger } from '../../log.js';
 import { normalizeAuth0Event } from '../../normalize/auth0.js';
 import { canonicalTime, nowTime } from '../../normalize/time.js';
-import { readSseStream, SseHttpError } from '../../sse/client.js';
+import { readSseStream, SseHttpError, type SseClientOptions } from '../../sse/client.js';
 import type { ConnectionEvent } from '../../sse/types.js';
 import type { ReadContext, Source } from '../source.js';
 import type { SourceEvent } from '../source-event.js';
@@ -27,6 +27,8 @@ export interface Auth0SourceOptions {
   concurrencyRetryMs?: { first: number; max: number };
   /** Own reconnects after an error frame without progress: full jitter, doubling up to `max`. */
   errorRetryMs?: { first: number; max: number };
+  /** Options passed through to the SSE client (idle timeout, frame limit, backoff). */
+  sse?: Partial<Omit<SseClientOptions, 'connect' | 'signal'>>;
 }
 
 export const EXPIRED_CURSOR_OVERLAP_MS = 10 * 60_000;
@@ -146,6 +148,7 @@ async function* readOneConnection(
   };
   try {
     const frames = readSseStream({
+      ...options.sse,
       // Every (re)connect starts after the newest cursor seen in this process, with a token read now.
       connect: () => ({ url: buildEventsUrl(options.config, start), headers: eventsRequestHeaders(options.readToken()) }),
       signal,

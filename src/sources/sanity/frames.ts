@@ -1,6 +1,6 @@
 // What one listen frame means: a greeting (welcome, welcomeback, reset), a mutation, an error the
 // server reports (channelError), an order to stop (disconnect), or padding. Pure.
-import type { SseFrame } from '../../sse/types.js';
+import { oversizeReason, type SseFrame } from '../../sse/types.js';
 
 export type SanityFrame =
   /** `welcome`: a fresh live listener; nothing was replayed. */
@@ -14,9 +14,14 @@ export type SanityFrame =
   | { kind: 'disconnect'; reason: string }
   /** `evs_preamble` padding and empty frames: proof of life, nothing else. */
   | { kind: 'keepalive' }
-  | { kind: 'unknown'; event: string; data: string };
+  | { kind: 'unknown'; event: string; data: string }
+  /** A frame over the client's size limit: only its start was kept. */
+  | { kind: 'oversize'; event: string; id: string | null; preview: string; reason: string };
 
 export function interpretFrame(frame: SseFrame): SanityFrame {
+  if (frame.oversize) {
+    return { kind: 'oversize', event: frame.event, id: frame.id ?? null, preview: frame.oversize.preview, reason: oversizeReason(frame.oversize) };
+  }
   switch (frame.event) {
     case 'welcome':
       return { kind: 'welcome', listenerName: stringField(parseJson(frame.data), 'listenerName') };
@@ -34,7 +39,7 @@ export function interpretFrame(frame: SseFrame): SanityFrame {
       return { kind: 'keepalive' };
     default:
       // The preamble is padding: whitespace (or nothing) under the default event name.
-      if (frame.event === 'message' && frame.data.trim() === '' && !frame.oversize) return { kind: 'keepalive' };
+      if (frame.event === 'message' && frame.data.trim() === '') return { kind: 'keepalive' };
       return { kind: 'unknown', event: frame.event, data: frame.data };
   }
 }

@@ -257,6 +257,11 @@ export class SanitySource implements Source {
       case 'unknown':
         yield { kind: 'unreadable', frameEvent: meaning.event, raw: meaning.data, reason: `unknown listen event "${meaning.event}"`, cursor: null };
         return;
+      case 'oversize':
+        // The listener resumes after it: the cursor moves past what the dead letter keeps.
+        if (meaning.id) state.lastEventId = meaning.id;
+        yield { kind: 'unreadable', frameEvent: meaning.event, raw: meaning.preview, reason: meaning.reason, cursor: meaning.id };
+        return;
     }
   }
 
