@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
@@ -7,7 +9,8 @@ import { createLogger } from '../src/log.js';
 import type { NormalizeResult } from '../src/normalize/change.js';
 import type { ReadContext, Source } from '../src/sources/source.js';
 import type { SourceEvent } from '../src/sources/source-event.js';
-import { tempDir } from './helpers/cli.js';
+import { openDatabase } from '../src/store/database.js';
+import { cliPath, tempDir } from './helpers/cli.js';
 import { userChange } from './helpers/store.js';
 
 const silent = createLogger({ write: () => {} });
@@ -132,5 +135,43 @@ describe('ingest runner', () => {
     const opts = options(scriptedSource([event(1), event(2), { fail: new UpstreamStopError('token rejected') }]), { batchAgeMs: 60_000 });
     await expect(runIngest(opts)).rejects.toThrow(UpstreamStopError);
     expect(readDb(opts.dbPath)).toMatchObject({ events: 2, stream: { cursor: 'c2', state: 'stopped', state_reason: 'token rejected', lease_owner: null } });
+  });
+
+  it('holds the batch while another process locks the database past busy_timeout, then commits it', async () => {
+    const dbPath = join(tempDir(), 'sink.db');
+    const sink = openDatabase({ path: dbPath, busyTimeoutMs: 100 });
+    const logs: string[] = [];
+    let lockTaken!: () => void;
+    const locked = new Promise<void>((resolve) => (lockTaken = resolve));
+    const source: Source = {
+      ...scriptedSource([]),
+      async *read({ signal }: ReadContext) {
+        yield event(1);
+        await locked;
+        // More than a batch: the size limit is reached while the lock is held.
+        for (let i = 2; i <= 1200; i++) yield event(i);
+        while (!signal.aborted) await sleep(5);
+      },
+    };
+    const stop = new AbortController();
+    const run = runIngest({ ...options(source), dbPath, sink, batchAgeMs: 20, signal: stop.signal, log: createLogger({ write: (line) => logs.push(line) }) });
+    while (readDb(dbPath).events < 1) await sleep(10);
+
+    // A second process (as a backup tool would) holds the write lock for 1.5 s: 15 busy timeouts.
+    const holder = spawn(process.execPath, [join(cliPath, '..', '..', 'testing', 'db-lock-holder.js'), dbPath, '1500'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const [firstLine] = (await once(holder.stdout.setEncoding('utf8'), 'data')) as [string];
+    expect(firstLine).toBe('locked\n');
+    lockTaken();
+    await sleep(500);
+    expect(readDb(dbPath).events).toBe(1);
+    await once(holder, 'exit');
+    while (readDb(dbPath).events < 1200) await sleep(10);
+    stop.abort();
+    expect(await run).toMatchObject({ stopReason: 'signal', received: 1200, inserted: 1200 });
+    sink.close();
+    expect(readDb(dbPath)).toMatchObject({ events: 1200, stream: { cursor: 'c1200', state: 'stopped' } });
+    const messages = logs.map((line) => JSON.parse(line) as { level: string; msg: string });
+    expect(messages).toContainEqual(expect.objectContaining({ level: 'warn', msg: expect.stringContaining('locked by another process') }));
+    expect(messages).toContainEqual(expect.objectContaining({ level: 'info', msg: expect.stringContaining('lock was released') }));
   });
 });

@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { ExitCode, SinkError, UsageError } from '../errors.js';
 import { canonicalTime } from '../normalize/time.js';
 import { exportEvents } from '../store/export.js';
-import { openDatabase, openDatabaseReadOnly } from '../store/database.js';
+import { explainSqliteError, openDatabase, openDatabaseReadOnly } from '../store/database.js';
 import { acquireLease, assertNotLeased } from '../store/lease.js';
 import { rebuildProjections, type RebuildReport } from '../store/rebuild.js';
 import { readStatus, type StreamStatus } from '../store/status.js';
@@ -246,7 +246,7 @@ export async function runCli(argv: string[]): Promise<number> {
       console.error(`sse-sink: ${error.message}`);
       return error.exitCode;
     }
-    console.error(`sse-sink: ${error instanceof Error ? error.message : String(error)}`);
+    console.error(`sse-sink: ${explainSqliteError(error) ?? (error instanceof Error ? error.message : String(error))}`);
     return ExitCode.runtime;
   }
 }

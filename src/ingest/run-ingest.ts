@@ -5,7 +5,7 @@ import type { Logger } from '../log.js';
 import { isNormalizeFailure } from '../normalize/change.js';
 import { nowTime } from '../normalize/time.js';
 import { BatchWriter, emptyBatch, isEmptyBatch, type Batch, type CommitResult } from '../store/batch-writer.js';
-import { openDatabase, type SinkDatabase } from '../store/database.js';
+import { isDatabaseBusy, openDatabase, type SinkDatabase } from '../store/database.js';
 import { acquireLease, type Lease } from '../store/lease.js';
 import { registerStream } from '../store/streams.js';
 import type { ConnectionEvent } from '../sse/types.js';
@@ -40,6 +40,14 @@ export interface IngestOptions {
   /** After each commit; `commitSeconds` is how long the transaction took. */
   onCommit?: (result: CommitResult, batch: Batch, commitSeconds: number) => void;
 }
+
+/**
+ * While another process holds the write lock, the batch stays in memory and a commit is tried again
+ * this often (each try waits busy_timeout first); past LOCKED_BATCH_LIMIT batches' worth of events,
+ * every new event waits on the lock, so memory stays bounded.
+ */
+const LOCKED_RETRY_MS = 1000;
+const LOCKED_BATCH_LIMIT = 20;
 
 export type StopReason = 'signal' | 'until-idle' | 'max-events' | 'max-duration' | 'upstream-ended';
 
@@ -86,12 +94,30 @@ export async function runIngest(options: IngestOptions): Promise<IngestSummary> 
     let pending = emptyBatch();
     let pendingSince = 0;
     let commitError: unknown;
-    const flush = () => {
+    let locked: { since: number; retryAt: number } | undefined;
+    /** Commits the open batch; `final` (at the end of the run) fails rather than keep waiting on a lock. */
+    const flush = (final = false) => {
       if (isEmptyBatch(pending)) return;
+      const held = pending.changes.length + pending.deadLetters.length;
+      if (locked && !final && Date.now() < locked.retryAt && held < batchSize * LOCKED_BATCH_LIMIT) return;
       const batch = pending;
       pending = emptyBatch();
       const startedAt = performance.now();
-      const result = writer.commit(batch);
+      let result: CommitResult;
+      try {
+        result = writer.commit(batch);
+      } catch (error) {
+        if (final || !isDatabaseBusy(error)) throw error;
+        // Nothing was written (the transaction could not begin): the same batch is tried again.
+        pending = batch;
+        if (!locked) log.warn('the database is locked by another process; holding the batch and retrying', { events: held });
+        locked = { since: locked?.since ?? Date.now(), retryAt: Date.now() + LOCKED_RETRY_MS };
+        return;
+      }
+      if (locked) {
+        log.info('the database lock was released; the held batch is committed', { lockedMs: Date.now() - locked.since });
+        locked = undefined;
+      }
       const commitSeconds = (performance.now() - startedAt) / 1000;
       summary.batches++;
       summary.inserted += result.inserted;
@@ -123,10 +149,15 @@ export async function runIngest(options: IngestOptions): Promise<IngestSummary> 
       if (age >= (holdsEvents ? batchAgeMs : heartbeatFlushMs)) flushOrStop();
     }, Math.max(10, Math.min(batchAgeMs, heartbeatFlushMs) / 2));
     const leaseTimer = setInterval(() => {
-      if (!lease!.renew()) {
+      try {
+        if (lease!.renew()) return;
         commitError = new LeaseLostError(options.stream);
-        stop.abort();
+      } catch (error) {
+        // A locked database delays the renewal; the next commit renews the lease too.
+        if (isDatabaseBusy(error)) return;
+        commitError = error;
       }
+      stop.abort();
     }, 10_000);
     const durationTimer = options.maxDurationMs ? setTimeout(() => stopWith('max-duration'), options.maxDurationMs) : undefined;
     let idleTimer: NodeJS.Timeout | undefined;
@@ -182,13 +213,13 @@ export async function runIngest(options: IngestOptions): Promise<IngestSummary> 
         if (stop.signal.aborted) break;
       }
       if (commitError) throw commitError;
-      flush();
+      flush(true);
     } catch (error) {
       // What was read before the failure is valid: keep it, then report the failure. If keeping
       // it fails too, that is the failure to report: the exit code must not claim a clean stop.
       if (commitError) throw commitError;
       try {
-        flush();
+        flush(true);
       } catch (flushError) {
         log.error('reading stopped, then the last batch could not be committed', {
           readError: error instanceof Error ? error.message : String(error),

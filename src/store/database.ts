@@ -41,6 +41,30 @@ export function openDatabase({ path, durable = false, busyTimeoutMs = 5000, must
   return { sqlite, db, close: () => sqlite.close() };
 }
 
+/** Another process holds the write lock for longer than busy_timeout (a backup, a second writer). */
+export function isDatabaseBusy(error: unknown): boolean {
+  return error instanceof Database.SqliteError && error.code.startsWith('SQLITE_BUSY');
+}
+
+/**
+ * One line for the SQLite failures a user can act on, saying what to do; undefined for the rest.
+ * A failed commit wrote nothing, so each says that what was committed is safe.
+ */
+export function explainSqliteError(error: unknown): string | undefined {
+  if (!(error instanceof Database.SqliteError)) return undefined;
+  const safe = 'everything committed is kept and the next run resumes from the stored cursor';
+  if (error.code.startsWith('SQLITE_FULL')) {
+    return `the disk holding the database is full (SQLite: ${error.message}); free some space and start again: ${safe}`;
+  }
+  if (error.code.startsWith('SQLITE_BUSY')) {
+    return `the database is locked by another process (SQLite: ${error.message}); stop that process or wait for it, then start again: ${safe}`;
+  }
+  if (error.code.startsWith('SQLITE_READONLY')) {
+    return `the database cannot be written (SQLite: ${error.message}); check the permissions of the file and its folder (the WAL lives next to it): ${safe}`;
+  }
+  return undefined;
+}
+
 /** Opens an existing database for reading only: `query` and `status` can never change it. */
 export function openDatabaseReadOnly(path: string): SinkDatabase {
   if (!existsSync(path)) throw missingDatabase(path);

@@ -54,7 +54,7 @@ export interface FaultHarnessOptions {
   faultsPerKind: number;
   auth0Frames: number;
   sanityTransactions: number;
-  /** Auth0 frames over the client's 32 MiB frame limit. */
+  /** Auth0 frames of 20 MB, over the --max-frame-bytes the ingester runs with. */
   oversizeFrames: number;
   auth0Pace: Pace;
   /** Sanity transactions published every 10 ms while the rounds run. */
@@ -103,6 +103,10 @@ interface TimedFault {
 
 /** Stream-level faults an upstream plays into its open (or next) connection. */
 export type Injection = { kind: 'drop-mid-frame' | 'stall' | 'garbage' | 'invalid-utf8' | 'duplicate' | 'connection-timeout' | 'sanity-reset'; ms: number };
+
+/** What the ingester runs with: a 20 MB frame is over the limit, a stall of 0.75-2 s over the timeout. */
+const FAULTS_MAX_FRAME_BYTES = 16 * 1024 * 1024;
+const FAULTS_IDLE_TIMEOUT_S = 0.5;
 
 const SANITY_OPTIONS = { includeResult: true, includePreviousRevision: false };
 const LF = 0x0a;
@@ -237,11 +241,12 @@ export async function runFaultHarness(options: FaultHarnessOptions): Promise<Fau
     const sanityListens = () => sanityServer.requests.filter((r) => r.path.includes('/listen/')).length;
 
     const config = join(workDir, 'sse-sink.config.json');
+    const limits = { 'idle-timeout': FAULTS_IDLE_TIMEOUT_S, 'max-frame-bytes': FAULTS_MAX_FRAME_BYTES };
     writeFileSync(config, JSON.stringify({
       streams: {
-        tenant: { source: 'auth0', domain: 'tenant.eu.auth0.com', url: auth0Server.url, 'token-env': 'FAULTS_AUTH0_TOKEN' },
+        tenant: { source: 'auth0', domain: 'tenant.eu.auth0.com', url: auth0Server.url, 'token-env': 'FAULTS_AUTH0_TOKEN', ...limits },
         blog: { source: 'sanity', project: 'abc123', dataset: 'production', query: '*[!(_id in path("_.**"))]', 'include-result': true,
-          since: '2026-03-01T00:00:00Z', url: sanityServer.url, 'token-env': 'FAULTS_SANITY_TOKEN' },
+          since: '2026-03-01T00:00:00Z', url: sanityServer.url, 'token-env': 'FAULTS_SANITY_TOKEN', ...limits },
       },
     }));
     const args = ['ingest', '--all', '--config', config, '--db', db];
@@ -308,7 +313,9 @@ export async function runFaultHarness(options: FaultHarnessOptions): Promise<Fau
       if (round === 0) startPublishing();
       const lifetime = options.roundMs[0] + random() * (options.roundMs[1] - options.roundMs[0]);
       const timers = faults.filter((f) => f.atMs > 0).map((f) => setTimeout(() => apply(f), f.atMs * lifetime));
-      await Promise.race([sleep(lifetime), exited]);
+      // A round with a lock lives until a while after the lock is gone: the held batch must commit.
+      const lockEnds = faults.filter((f) => f.target === 'db').map((f) => f.atMs * lifetime + f.ms + 1000);
+      await Promise.race([sleep(Math.max(lifetime, ...lockEnds)), exited]);
       timers.forEach(clearTimeout);
       child.kill('SIGKILL');
       const result = await exited;
@@ -418,8 +425,11 @@ function buildSchedule(options: FaultHarnessOptions, random: () => number): Time
       // Not in the first round (the database must exist for a lock) nor the last (a fault armed late
       // there would have no ingester left to meet it).
       const round = 1 + Math.floor(random() * Math.max(1, options.kills - 2));
-      // Stalls stay under --until-idle and far under the idle timeout (90 s, no flag to lower it).
-      const ms = kind === 'stall' ? 300 + Math.floor(random() * 1500) : kind === 'db-locked' ? 300 + Math.floor(random() * 2000) : i;
+      // Stalls outlast the idle timeout (the ingester must reconnect) but not the final run's --until-idle.
+      const idleMs = FAULTS_IDLE_TIMEOUT_S * 1000;
+      // Every other lock outlasts the ingester's busy_timeout (5 s): it must hold its batch, not fail.
+      const lockMs = i % 2 === 0 ? 300 + Math.floor(random() * 2000) : 5500 + Math.floor(random() * 1500);
+      const ms = kind === 'stall' ? Math.floor(idleMs * (1.5 + random() * 2.5)) : kind === 'db-locked' ? lockMs : i;
       schedule.push({ round, atMs: atStart ? 0 : 0.05 + random() * 0.9, kind, target: target(), ms });
     }
   }
