@@ -69,6 +69,13 @@ describe('Auth0 frames', () => {
     });
   });
 
+  it('never takes an empty id: line for a cursor', () => {
+    const data = JSON.stringify({ offset: 'b2Zc', event: { id: 'evt_1', type: 'user.created' } });
+    expect(interpretAuth0Frame({ event: 'user.created', id: '', data })).toMatchObject({ kind: 'event', cursor: 'b2Zc' });
+    expect(interpretAuth0Frame({ event: 'offset-only', id: '', data: '{}' })).toEqual({ kind: 'ignored' });
+    expect(interpretAuth0Frame({ event: 'error', id: '', data: 'boom' })).toMatchObject({ kind: 'error', cursor: null });
+  });
+
   it('dead-letters an oversize frame with its start, and still moves past it', () => {
     const frame = interpretAuth0Frame({ event: 'user.updated', id: 'b2Zb', data: '', oversize: { bytes: 9_000_000, preview: '{"offset":"b2Zb",' } });
     expect(frame).toMatchObject({ kind: 'unreadable', type: 'user.updated', raw: '{"offset":"b2Zb",', cursor: 'b2Zb' });

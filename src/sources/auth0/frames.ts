@@ -20,22 +20,27 @@ export function interpretAuth0Frame(frame: SseFrame): Auth0Frame {
       type: frame.event,
       raw: frame.oversize.preview,
       reason: oversizeReason(frame.oversize),
-      cursor: frame.id ?? null,
+      cursor: idOf(frame),
     };
   }
   switch (frame.event) {
     case 'offset-only': {
-      const cursor = frame.id ?? offsetIn(frame.data);
+      const cursor = idOf(frame) ?? offsetIn(frame.data);
       return cursor ? { kind: 'heartbeat', cursor } : { kind: 'ignored' };
     }
     case 'error': {
       const { code, message, offset } = describeErrorFrame(frame.data);
-      return { kind: 'error', code, message, cursor: offset ?? frame.id ?? null };
+      return { kind: 'error', code, message, cursor: offset ?? idOf(frame) };
     }
     default:
       // The id is the cursor; reading `data.offset` is the fallback for a server that omits `id:`.
-      return { kind: 'event', type: frame.event, data: frame.data, cursor: frame.id ?? offsetIn(frame.data) };
+      return { kind: 'event', type: frame.event, data: frame.data, cursor: idOf(frame) ?? offsetIn(frame.data) };
   }
+}
+
+// An empty `id:` line only clears the SSE last-event-id: it is not a cursor to resume from.
+function idOf(frame: SseFrame): string | null {
+  return frame.id ? frame.id : null;
 }
 
 /** `{"error": {"code", "message", "offset"?}}`, read loosely: any other body becomes the message. */
