@@ -7,6 +7,7 @@ import { runIngest } from '../src/ingest/run-ingest.js';
 import { createLogger } from '../src/log.js';
 import { auth0StreamConfig } from '../src/sources/auth0/requests.js';
 import { createAuth0Source } from '../src/sources/auth0/source.js';
+import type { ConnectionEvent } from '../src/sse/types.js';
 import { startSseTestServer, type RecordedRequest, type Reply } from '../src/testing/sse-server.js';
 import { errorFrame, fixtureScript, keepAlive, offsetAt, queryRows, serveAfterCursor } from './helpers/auth0.js';
 import { runCli, tempDir } from './helpers/cli.js';
@@ -85,6 +86,7 @@ describe('Auth0 upstream refusals', () => {
     const server = await upstream((request, index) =>
       index < 2 ? { status: 403, body: '{"message":"Too many concurrent connections for this tenant"}' } : serveAll(request));
     const lines: string[] = [];
+    const events: ConnectionEvent[] = [];
     const summary = await runIngest({
       dbPath: join(tempDir(), 'sink.db'),
       stream: 'acme',
@@ -97,10 +99,17 @@ describe('Auth0 upstream refusals', () => {
       }),
       untilIdleMs: 1000,
       log: createLogger({ format: 'json', write: (line) => lines.push(line) }),
+      onConnectionEvent: (event) => events.push(event),
     });
     expect(summary).toMatchObject({ stopReason: 'until-idle', inserted: 39 });
     expect(server.requests).toHaveLength(3);
     expect(lines.filter((line) => line.includes('too many concurrent connections'))).toHaveLength(2);
+    // The waits show as retrying (status, /healthz), not as live.
+    expect(events.filter((event) => event.type === 'retrying')).toEqual([
+      { type: 'retrying', attempt: 1, delayMs: 50, status: 403, reason: 'too many concurrent connections' },
+      { type: 'retrying', attempt: 2, delayMs: 100, status: 403, reason: 'too many concurrent connections' },
+    ]);
+    expect(events.filter((event) => event.type !== 'keepalive').at(-1)).toMatchObject({ type: 'open', status: 200 });
   });
 
   describe('when the stored cursor has expired (410)', () => {

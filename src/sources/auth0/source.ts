@@ -76,7 +76,11 @@ async function* readAuth0Events(options: Auth0SourceOptions, context: ReadContex
         return;
       case 'reconnect': {
         fruitlessReconnects = end.progressed ? 0 : fruitlessReconnects + 1;
-        if (fruitlessReconnects > 0) await pause(fullJitter(errorRetry, fruitlessReconnects), signal);
+        if (fruitlessReconnects > 0) {
+          const delayMs = fullJitter(errorRetry, fruitlessReconnects);
+          onConnectionEvent({ type: 'retrying', attempt: fruitlessReconnects, delayMs, reason: 'error frame without progress' });
+          await pause(delayMs, signal);
+        }
         break;
       }
       case 'cursor-expired': {
@@ -120,6 +124,7 @@ async function* readAuth0Events(options: Auth0SourceOptions, context: ReadContex
           concurrencyRefusals++;
           const delayMs = Math.min(concurrencyRetry.max, concurrencyRetry.first * 2 ** (concurrencyRefusals - 1));
           log.warn('Auth0 refused the connection: too many concurrent connections; waiting before retrying', { body, delayMs });
+          onConnectionEvent({ type: 'retrying', attempt: concurrencyRefusals, delayMs, status, reason: 'too many concurrent connections' });
           await pause(delayMs, signal);
           break;
         }
