@@ -754,6 +754,24 @@ describe('normalizers, fuzzed', () => {
     );
   });
 
+  it('take a UTC millisecond timestamp as it is exactly when Date reads it back unchanged (Feb 29, 23:59:59, year 0)', () => {
+    const field = (max: number) => fc.integer({ min: 0, max });
+    fc.assert(
+      fc.property(fc.tuple(field(9999), field(13), field(32), field(25), field(61), field(61), field(999)), ([y, mo, d, h, mi, s, ms]) => {
+        const text = `${String(y).padStart(4, '0')}-${two(mo)}-${two(d)}T${two(h)}:${two(mi)}:${two(s)}.${String(ms).padStart(3, '0')}Z`;
+        const millis = Date.parse(text);
+        if (!Number.isNaN(millis) && new Date(millis).toISOString() === text) {
+          expect(canonicalTime(text)).toBe(`${text.slice(0, 23)}000Z`);
+        } else {
+          // Not in Date's own form: rejected, or (24:00:00) read as the instant Date reads.
+          const canonical = canonicalTime(text);
+          if (canonical !== null) expect(Date.parse(canonical)).toBe(millis);
+        }
+      }),
+      { seed, numRuns: runs(5000) },
+    );
+  });
+
   it('never throw for any text, and answer a dead-letter reason or rows the store can write', () => {
     fc.assert(
       fc.property(fc.string(), fc.oneof(fc.string({ unit: 'binary' }), fc.string(), oddText), (frameEvent, data) => {
