@@ -86,7 +86,7 @@ export function shortFaultRun(cliPath: string, seed: number): FaultHarnessOption
 /** `npm run faults`: 100 SIGKILLs per source, twenty of each other fault. */
 export function longFaultRun(cliPath: string, seed: number): FaultHarnessOptions {
   return {
-    cliPath, seed, kills: 100, faultsPerKind: 20, auth0Frames: 60_000, sanityTransactions: 15_000, oversizeFrames: 3,
+    cliPath, seed, kills: 100, faultsPerKind: 20, auth0Frames: 60_000, sanityTransactions: 30_000, oversizeFrames: 3,
     auth0Pace: { framesPerTick: 2, tickMs: 10 }, sanityPerTick: 1, roundMs: [300, 1500],
   };
 }
