@@ -56,7 +56,7 @@ export function explainSqliteError(error: unknown): string | undefined {
   if (error.code.startsWith('SQLITE_FULL')) {
     return `the disk holding the database is full (SQLite: ${error.message}); free some space and start again: ${safe}`;
   }
-  if (error.code.startsWith('SQLITE_BUSY')) {
+  if (isDatabaseBusy(error)) {
     return `the database is locked by another process (SQLite: ${error.message}); stop that process or wait for it, then start again: ${safe}`;
   }
   if (error.code.startsWith('SQLITE_READONLY')) {
