@@ -7,10 +7,9 @@ import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 import { runIngest } from '../src/ingest/run-ingest.js';
 import { createLogger } from '../src/log.js';
+import { simulatedTenantSource } from '../src/testing/auth0-simulator.js';
 import { normalizeAuth0Event } from '../src/normalize/auth0.js';
 import { isNormalizeFailure, type NormalizedChange, type ProjectionOp } from '../src/normalize/change.js';
-import { auth0StreamConfig } from '../src/sources/auth0/requests.js';
-import { createAuth0Source } from '../src/sources/auth0/source.js';
 import { openDatabase, type SinkDatabase } from '../src/store/database.js';
 import { registerStream } from '../src/store/streams.js';
 import { encodeFrame, type ScriptFrame, type ScriptStep } from '../src/testing/sse-server.js';
@@ -166,12 +165,7 @@ async function ingestOnce(dir: string, url: string, events: number, durable: boo
     dbPath: join(dir, `ingest-${process.hrtime.bigint()}.db`),
     durable,
     stream: 'bench',
-    source: createAuth0Source({
-      config: auth0StreamConfig('acme.us.auth0.com', url, []),
-      onExpiredCursor: 'fail',
-      readToken: () => 'bench-token',
-      tokenSource: 'AUTH0_TOKEN',
-    }),
+    source: simulatedTenantSource(url, 'bench-token'),
     maxEvents: events,
     log: createLogger({ level: 'warn' }),
     onCommit: (result, batch) => {

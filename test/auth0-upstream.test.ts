@@ -5,11 +5,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runIngest } from '../src/ingest/run-ingest.js';
 import { createLogger } from '../src/log.js';
-import { auth0StreamConfig } from '../src/sources/auth0/requests.js';
-import { createAuth0Source } from '../src/sources/auth0/source.js';
 import type { ConnectionEvent } from '../src/sse/types.js';
 import { startSseTestServer, type RecordedRequest, type Reply } from '../src/testing/sse-server.js';
-import { errorFrame, fixtureScript, keepAlive, offsetAt, queryRows, serveAfterCursor } from './helpers/auth0.js';
+import { errorFrame, fixtureScript, keepAlive, offsetAt, queryRows, serveAfterCursor, simulatedTenantSource } from './helpers/auth0.js';
 import { runCli, tempDir } from './helpers/cli.js';
 
 const servers: { close(): Promise<void> | void }[] = [];
@@ -90,13 +88,7 @@ describe('Auth0 upstream refusals', () => {
     const summary = await runIngest({
       dbPath: join(tempDir(), 'sink.db'),
       stream: 'acme',
-      source: createAuth0Source({
-        config: auth0StreamConfig('acme.us.auth0.com', server.url, []),
-        onExpiredCursor: 'fail',
-        readToken: () => 'tok-403c',
-        tokenSource: 'AUTH0_TOKEN',
-        concurrencyRetryMs: { first: 50, max: 100 },
-      }),
+      source: simulatedTenantSource(server.url, 'tok-403c', { concurrencyRetryMs: { first: 50, max: 100 } }),
       untilIdleMs: 1000,
       log: createLogger({ format: 'json', write: (line) => lines.push(line) }),
       onConnectionEvent: (event) => events.push(event),

@@ -12,14 +12,12 @@ import type { NormalizeResult } from '../src/normalize/change.js';
 import { normalizeAuth0Event } from '../src/normalize/auth0.js';
 import { normalizeSanityMutation } from '../src/normalize/sanity.js';
 import { canonicalTime } from '../src/normalize/time.js';
-import { createAuth0Source } from '../src/sources/auth0/source.js';
-import { auth0StreamConfig } from '../src/sources/auth0/requests.js';
 import type { SanityListenConfig } from '../src/sources/sanity/requests.js';
 import { SanitySource } from '../src/sources/sanity/source.js';
 import type { Source } from '../src/sources/source.js';
 import { openDatabase, type SinkDatabase } from '../src/store/database.js';
 import { startSseTestServer, type ScriptStep, type SseTestServer } from '../src/testing/sse-server.js';
-import { fixtureEvents } from './helpers/auth0.js';
+import { fixtureEvents, simulatedTenantSource } from './helpers/auth0.js';
 import { tempDir } from './helpers/cli.js';
 
 // Fixed so that a run is reproducible; FUZZ_SEED / FUZZ_RUNS explore further (fast-check prints
@@ -569,13 +567,7 @@ afterAll(async () => {
 });
 
 function auth0Source(baseUrl: string): Source {
-  return createAuth0Source({
-    config: auth0StreamConfig('fuzz.example.com', baseUrl, []),
-    onExpiredCursor: 'fail',
-    readToken: () => 'fuzz-token',
-    tokenSource: 'AUTH0_TOKEN',
-    errorRetryMs: { first: 1, max: 2 },
-  });
+  return simulatedTenantSource(baseUrl, 'fuzz-token', { domain: 'fuzz.example.com', errorRetryMs: { first: 1, max: 2 } });
 }
 
 function sanitySource(baseUrl: string): Source {

@@ -7,10 +7,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { observeStreams } from '../src/cli/observe.js';
 import { runIngest } from '../src/ingest/run-ingest.js';
 import { createLogger } from '../src/log.js';
-import { auth0StreamConfig } from '../src/sources/auth0/requests.js';
-import { createAuth0Source } from '../src/sources/auth0/source.js';
 import { startSseTestServer } from '../src/testing/sse-server.js';
-import { fixtureScript, serveAfterCursor } from './helpers/auth0.js';
+import { fixtureScript, serveAfterCursor, simulatedTenantSource } from './helpers/auth0.js';
 import { tempDir } from './helpers/cli.js';
 
 const servers: { close(): Promise<void> }[] = [];
@@ -101,12 +99,7 @@ describe('logs of a real ingestion', () => {
     const summary = await runIngest({
       dbPath: join(tempDir(), 'sink.db'),
       stream: 'acme',
-      source: createAuth0Source({
-        config: auth0StreamConfig('acme.us.auth0.com', server.url, []),
-        onExpiredCursor: 'fail',
-        readToken: () => token,
-        tokenSource: 'AUTH0_TOKEN',
-      }),
+      source: simulatedTenantSource(server.url, token),
       maxEvents: 10,
       ...hooks,
     });

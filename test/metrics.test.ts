@@ -9,10 +9,8 @@ import { runIngest, type IngestSummary } from '../src/ingest/run-ingest.js';
 import { openDatabaseReadOnly } from '../src/store/database.js';
 import { readStatus } from '../src/store/status.js';
 import { StreamStats, streamHealth } from '../src/ingest/stream-stats.js';
-import { auth0StreamConfig } from '../src/sources/auth0/requests.js';
-import { createAuth0Source } from '../src/sources/auth0/source.js';
 import { startSseTestServer, type Handler, type ScriptStep } from '../src/testing/sse-server.js';
-import { fixtureScript, queryRows, serveAfterCursor, type ScriptEntry } from './helpers/auth0.js';
+import { fixtureScript, queryRows, serveAfterCursor, simulatedTenantSource, type ScriptEntry } from './helpers/auth0.js';
 import { tempDir } from './helpers/cli.js';
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
@@ -147,12 +145,7 @@ function ingestAuth0(observation: Observation, url: string) {
   const run: Promise<IngestSummary> = runIngest({
     dbPath: db,
     stream: 'acme',
-    source: createAuth0Source({
-      config: auth0StreamConfig('acme.us.auth0.com', url, []),
-      onExpiredCursor: 'fail',
-      readToken: () => 'tok-metrics-7c2e',
-      tokenSource: 'AUTH0_TOKEN',
-    }),
+    source: simulatedTenantSource(url, 'tok-metrics-7c2e'),
     batchAgeMs: 20,
     signal: stop.signal,
     ...hooks,

@@ -2,12 +2,10 @@
 // upstreams on 127.0.0.1, both ingested into one database, then a few queries and their results.
 import { existsSync, rmSync } from 'node:fs';
 import { UsageError } from '../errors.js';
-import { auth0StreamConfig } from '../sources/auth0/requests.js';
-import { createAuth0Source } from '../sources/auth0/source.js';
 import { DEFAULT_API_VERSION } from '../sources/sanity/requests.js';
 import { SanitySource } from '../sources/sanity/source.js';
 import { openDatabaseReadOnly } from '../store/database.js';
-import { eventEntry, keepAlive, offsetAt, serveAfterCursor } from '../testing/auth0-simulator.js';
+import { eventEntry, keepAlive, offsetAt, serveAfterCursor, simulatedTenantSource } from '../testing/auth0-simulator.js';
 import { demoTenantEvents } from '../testing/demo-tenant.js';
 import { randomScript, SanitySimulator, startSanitySimulator } from '../testing/sanity-simulator.js';
 import { startSseTestServer } from '../testing/sse-server.js';
@@ -84,12 +82,7 @@ function demoPlans(db: string, auth0Url: string, sanityUrl: string): IngestPlan[
   return [
     {
       checked: { stream: AUTH0_STREAM, since: null, untilIdleMs: IDLE_MS },
-      source: createAuth0Source({
-        config: auth0StreamConfig('demo.eu.auth0.com', auth0Url, []),
-        onExpiredCursor: 'fail',
-        readToken: () => 'demo-token',
-        tokenSource: 'the demo',
-      }),
+      source: simulatedTenantSource(auth0Url, 'demo-token', { domain: 'demo.eu.auth0.com', tokenSource: 'the demo' }),
     },
     {
       checked: { stream: SANITY_STREAM, since: '2026-01-01T00:00:00.000000Z', untilIdleMs: IDLE_MS },
