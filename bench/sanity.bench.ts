@@ -10,6 +10,7 @@ import { createLogger } from '../src/log.js';
 import { SanitySource } from '../src/sources/sanity/source.js';
 import { openDatabase, type SinkDatabase } from '../src/store/database.js';
 import { registerStream } from '../src/store/streams.js';
+import { simulatedDatasetConfig } from '../src/testing/sanity-simulator.js';
 import type { ScriptStep } from '../src/testing/sse-server.js';
 import type { ScenarioResult } from './result.js';
 import { startStreamServer } from './stream-server.js';
@@ -173,18 +174,7 @@ export async function ingestSanity(): Promise<SanityIngest> {
       dbPath: join(dir, 'ingest.db'),
       stream: 'bench',
       source: new SanitySource({
-        config: {
-          projectId: 'bench',
-          dataset: 'production',
-          baseUrl: server.url,
-          apiVersion: 'v2025-02-19',
-          query: '*[_type == "post"]',
-          params: {},
-          includeResult: true,
-          includePreviousRevision: false,
-          includeAllVersions: true,
-          visibility: 'transaction',
-        },
+        config: simulatedDatasetConfig(server.url, { projectId: 'bench', query: '*[_type == "post"]' }),
         resume: 'enable-resume',
         token: () => 'bench-token',
       }),

@@ -12,10 +12,10 @@ import type { NormalizeResult } from '../src/normalize/change.js';
 import { normalizeAuth0Event } from '../src/normalize/auth0.js';
 import { normalizeSanityMutation } from '../src/normalize/sanity.js';
 import { canonicalTime } from '../src/normalize/time.js';
-import type { SanityListenConfig } from '../src/sources/sanity/requests.js';
 import { SanitySource } from '../src/sources/sanity/source.js';
 import type { Source } from '../src/sources/source.js';
 import { openDatabase, type SinkDatabase } from '../src/store/database.js';
+import { simulatedDatasetConfig } from '../src/testing/sanity-simulator.js';
 import { startSseTestServer, type ScriptStep, type SseTestServer } from '../src/testing/sse-server.js';
 import { fixtureEvents, simulatedTenantSource } from './helpers/auth0.js';
 import { tempDir } from './helpers/cli.js';
@@ -571,18 +571,7 @@ function auth0Source(baseUrl: string): Source {
 }
 
 function sanitySource(baseUrl: string): Source {
-  const config: SanityListenConfig = {
-    projectId: 'fuzz',
-    dataset: 'production',
-    baseUrl,
-    apiVersion: 'v2025-02-19',
-    query: '*',
-    params: {},
-    includeResult: false,
-    includePreviousRevision: false,
-    includeAllVersions: true,
-    visibility: 'transaction',
-  };
+  const config = simulatedDatasetConfig(baseUrl, { projectId: 'fuzz', includeResult: false });
   return new SanitySource({ config, resume: 'enable-resume', token: () => undefined, sse: { initialBackoffMs: 1 }, historyAttempts: 1 });
 }
 

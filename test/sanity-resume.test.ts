@@ -11,6 +11,7 @@ import { readStatus } from '../src/store/status.js';
 import {
   randomScript,
   SanitySimulator,
+  simulatedDatasetConfig,
   startSanitySimulator,
   type SanitySimulatorOptions,
   type ScriptTransaction,
@@ -40,19 +41,7 @@ async function world(options: SanitySimulatorOptions = {}): Promise<World> {
 }
 
 function config(url: string, extra: Partial<SanityListenConfig> = {}): SanityListenConfig {
-  return {
-    projectId: 'abc123',
-    dataset: 'production',
-    baseUrl: url,
-    apiVersion: 'v2025-02-19',
-    query: '*[_type in ["post", "author", "page"]]',
-    params: {},
-    includeResult: true,
-    includePreviousRevision: true,
-    includeAllVersions: true,
-    visibility: 'transaction',
-    ...extra,
-  };
+  return simulatedDatasetConfig(url, { query: '*[_type in ["post", "author", "page"]]', includePreviousRevision: true, ...extra });
 }
 
 interface IngestRun {

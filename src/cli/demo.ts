@@ -2,12 +2,11 @@
 // upstreams on 127.0.0.1, both ingested into one database, then a few queries and their results.
 import { existsSync, rmSync } from 'node:fs';
 import { UsageError } from '../errors.js';
-import { DEFAULT_API_VERSION } from '../sources/sanity/requests.js';
 import { SanitySource } from '../sources/sanity/source.js';
 import { openDatabaseReadOnly } from '../store/database.js';
 import { eventEntry, keepAlive, offsetAt, serveAfterCursor, simulatedTenantSource } from '../testing/auth0-simulator.js';
 import { demoTenantEvents } from '../testing/demo-tenant.js';
-import { randomScript, SanitySimulator, startSanitySimulator } from '../testing/sanity-simulator.js';
+import { randomScript, SanitySimulator, simulatedDatasetConfig, startSanitySimulator } from '../testing/sanity-simulator.js';
 import { startSseTestServer } from '../testing/sse-server.js';
 import { formatRows } from './format.js';
 import { runIngestPlans, type IngestPlan } from './ingest-options.js';
@@ -87,18 +86,7 @@ function demoPlans(db: string, auth0Url: string, sanityUrl: string): IngestPlan[
     {
       checked: { stream: SANITY_STREAM, since: '2026-01-01T00:00:00.000000Z', untilIdleMs: IDLE_MS },
       source: new SanitySource({
-        config: {
-          projectId: 'demo',
-          dataset: 'production',
-          baseUrl: sanityUrl,
-          apiVersion: DEFAULT_API_VERSION,
-          query: '*[_type in ["post", "author"]]',
-          params: {},
-          includeResult: true,
-          includePreviousRevision: false,
-          includeAllVersions: true,
-          visibility: 'transaction',
-        },
+        config: simulatedDatasetConfig(sanityUrl, { projectId: 'demo', query: '*[_type in ["post", "author"]]' }),
         resume: 'enable-resume',
         token: () => undefined,
         store: sqliteStoreView(db, SANITY_STREAM),

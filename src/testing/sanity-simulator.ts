@@ -9,7 +9,28 @@ import {
   type SanityMutation,
   type Transition,
 } from '../normalize/sanity.js';
+import { DEFAULT_API_VERSION, type SanityListenConfig } from '../sources/sanity/requests.js';
 import { encodeFrame, startSseTestServer, type RecordedRequest, type Reply, type ScriptStep } from './sse-server.js';
+
+/**
+ * A listen config for the simulated dataset at `baseUrl`: every document (`*`), results included,
+ * drafts and versions too, sent at commit; `overrides` sets what a caller needs otherwise.
+ */
+export function simulatedDatasetConfig(baseUrl: string, overrides: Partial<SanityListenConfig> = {}): SanityListenConfig {
+  return {
+    projectId: 'abc123',
+    dataset: 'production',
+    baseUrl,
+    apiVersion: DEFAULT_API_VERSION,
+    query: '*',
+    params: {},
+    includeResult: true,
+    includePreviousRevision: false,
+    includeAllVersions: true,
+    visibility: 'transaction',
+    ...overrides,
+  };
+}
 
 /** One transaction of a script: what a client committed, with Sanity's id and time. */
 export interface ScriptTransaction {
