@@ -7,142 +7,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // Seeded, so that a failing run can be replayed with AUTH0_CRASH_SEED.
 import { seededRandom } from '../src/testing/sanity-simulator.js';
 import { startSseTestServer, type SseTestServer } from '../src/testing/sse-server.js';
-import {
-  eventEntry,
-  heartbeatEntry,
-  keepAlive,
-  malformedEntry,
-  offsetAt,
-  serveAfterCursor,
-  waitFor,
-  type CloudEvent,
-  type ScriptEntry,
-} from './helpers/auth0.js';
+import { randomAuth0Script, type Auth0Script } from '../src/testing/auth0-script.js';
+import { keepAlive, offsetAt, serveAfterCursor, waitFor } from './helpers/auth0.js';
 import { collect, runCli, spawnCli, tempDir } from './helpers/cli.js';
 
 const SEED = Number(process.env.AUTH0_CRASH_SEED ?? 20260401);
 const FRAMES = 5000;
 const KILLS = 24;
 const env = { AUTH0_TOKEN: 'tok-crash' };
-
-interface CrashScript {
-  entries: ScriptEntry[];
-  /** Distinct event ids in order of first arrival, and the frame position of each first arrival. */
-  firstArrival: Map<string, number>;
-  malformedPositions: number[];
-  /** What the projections must say, worked out here without the ingester: last writer by (time, arrival). */
-  expectedEmails: Map<string, string>;
-  expectedMembers: Set<string>;
-}
-
-/**
- * Users, organization and group memberships and roles, entity updates and an unknown type, with
- * heartbeats, redelivered events (same id, later), events older than what came before, and
- * cut-off frames.
- */
-function buildScript(random: () => number): CrashScript {
-  const pick = (n: number) => Math.floor(random() * n);
-  const start = Date.parse('2026-04-01T00:00:00Z');
-  const entries: ScriptEntry[] = [];
-  const sent: CloudEvent[] = [];
-  const firstArrival = new Map<string, number>();
-  const malformedPositions: number[] = [];
-  const createdUsers = new Set<number>();
-  const createdGroups = new Set<number>();
-  const userWrites = new Map<string, { time: string; position: number; email: string }>();
-  const memberWrites = new Map<string, { time: string; position: number; present: boolean }>();
-  const newer = (a: { time: string; position: number } | undefined, time: string, position: number) =>
-    !a || time > a.time || (time === a.time && position > a.position);
-
-  for (let position = 0; position < FRAMES; position++) {
-    const offset = offsetAt(position);
-    const roll = random();
-    if (roll < 0.04) {
-      entries.push(heartbeatEntry(offset));
-      continue;
-    }
-    if (roll < 0.09 && sent.length > 0) {
-      entries.push(eventEntry(sent[pick(sent.length)], offset));
-      continue;
-    }
-    if (roll < 0.093) {
-      entries.push(malformedEntry('user.updated', offset));
-      malformedPositions.push(position);
-      continue;
-    }
-    // One second per frame; one event in ten is up to ten minutes older than its neighbours.
-    const late = random() < 0.1 ? (1 + pick(600)) * 1000 : 0;
-    const time = new Date(start + position * 1000 - late).toISOString();
-    const event = { id: `evt_${position.toString(36)}_${pick(1e6).toString(36)}`, time, ...randomChange(roll, time, position) };
-    sent.push(event);
-    firstArrival.set(event.id, position);
-    entries.push(eventEntry(event, offset));
-
-    const object = event.data.object;
-    if (event.type.startsWith('user.')) {
-      const userId = object.user_id as string;
-      if (newer(userWrites.get(userId), time, position)) userWrites.set(userId, { time, position, email: object.email as string });
-    } else if (event.type === 'organization.member.added' || event.type === 'organization.member.deleted') {
-      const key = `${(object.organization as { id: string }).id} ${(object.user as { user_id: string }).user_id}`;
-      if (newer(memberWrites.get(key), time, position)) memberWrites.set(key, { time, position, present: event.type.endsWith('added') });
-    }
-  }
-
-  function randomChange(roll: number, time: string, position: number): { type: string; data: { object: Record<string, unknown> } } {
-    const user = pick(60);
-    const org = { id: `org_${pick(4)}` };
-    const role = { id: `rol_${pick(3)}`, name: `role ${pick(3)}` };
-    const group = pick(5);
-    if (roll < 0.45) {
-      const type = createdUsers.has(user) ? 'user.updated' : 'user.created';
-      createdUsers.add(user);
-      return { type, data: { object: { user_id: `auth0|u${user}`, email: `u${user}.${position}@example.com`, name: `User ${user}`,
-        created_at: '2026-03-01T00:00:00Z', updated_at: time, logins_count: position } } };
-    }
-    if (roll < 0.6) {
-      const type = random() < 0.6 ? 'organization.member.added' : 'organization.member.deleted';
-      return { type, data: { object: { organization: org, user: { user_id: `auth0|u${user}` } } } };
-    }
-    if (roll < 0.7) {
-      const type = random() < 0.6 ? 'organization.member.role.assigned' : 'organization.member.role.deleted';
-      return { type, data: { object: { organization: org, user: { user_id: `auth0|u${user}` }, role } } };
-    }
-    if (roll < 0.78) {
-      const type = random() < 0.6 ? 'group.member.added' : 'group.member.deleted';
-      return { type, data: { object: { group: { id: `grp_${group}` }, member: { member_type: 'user', id: `auth0|u${user}` } } } };
-    }
-    if (roll < 0.84) {
-      const type = random() < 0.2 ? 'organization.created' : 'organization.updated';
-      return { type, data: { object: { ...org, name: org.id, display_name: `Org ${position}` } } };
-    }
-    if (roll < 0.9) {
-      const type = !createdGroups.has(group) ? 'group.created' : random() < 0.15 ? 'group.deleted' : 'group.updated';
-      createdGroups.add(group);
-      return { type, data: { object: { id: `grp_${group}`, name: `Group ${position}`, type: 'tenant', created_at: '2026-03-01T00:00:00Z' } } };
-    }
-    if (roll < 0.94) {
-      const type = random() < 0.6 ? 'group.role.assigned' : 'group.role.deleted';
-      return { type, data: { object: { group: { id: `grp_${group}` }, role } } };
-    }
-    if (roll < 0.97) {
-      const type = random() < 0.6 ? 'organization.group.role.assigned' : 'organization.group.role.deleted';
-      return { type, data: { object: { organization: org, group: { id: `grp_${group}` }, role } } };
-    }
-    if (roll < 0.99) {
-      const type = ['organization.connection.added', 'organization.connection.updated', 'organization.connection.removed'][pick(3)];
-      return { type, data: { object: { organization: org, connection: { id: `con_${pick(3)}` }, show_as_button: random() < 0.5 } } };
-    }
-    return { type: 'connection.updated', data: { object: { id: `con_${pick(3)}`, name: 'db' } } };
-  }
-
-  return {
-    entries,
-    firstArrival,
-    malformedPositions,
-    expectedEmails: new Map([...userWrites].map(([userId, write]) => [userId, write.email])),
-    expectedMembers: new Set([...memberWrites].filter(([, write]) => write.present).map(([key]) => key)),
-  };
-}
 
 const PROJECTIONS: Record<string, string[]> = {
   users: ['user_id'],
@@ -179,7 +51,7 @@ function snapshot(dbPath: string) {
 }
 
 /** What the stored cursor promises: exactly the events and dead letters up to its frame. */
-function expectCursorMatchesRows(dbPath: string, script: CrashScript, positions: Map<string, number>): number {
+function expectCursorMatchesRows(dbPath: string, script: Auth0Script, positions: Map<string, number>): number {
   // A kill before the first run created the file leaves nothing to check.
   if (!existsSync(dbPath)) return -1;
   const sqlite = new Database(dbPath, { readonly: true });
@@ -190,7 +62,7 @@ function expectCursorMatchesRows(dbPath: string, script: CrashScript, positions:
     const ids = migrated ? (sqlite.prepare('SELECT event_id FROM events ORDER BY seq').all() as { event_id: string }[]).map((r) => r.event_id) : [];
     const letters = migrated ? (sqlite.prepare('SELECT count(*) AS n FROM dead_letters').get() as { n: number }).n : 0;
     expect(ids).toEqual([...script.firstArrival].filter(([, first]) => first <= position).map(([id]) => id));
-    expect(letters).toBe(script.malformedPositions.filter((p) => p <= position).length);
+    expect(letters).toBe(script.deadLetterPositions.filter((p) => p <= position).length);
     return position;
   } finally {
     sqlite.close();
@@ -198,7 +70,7 @@ function expectCursorMatchesRows(dbPath: string, script: CrashScript, positions:
 }
 
 describe(`Auth0 ingest under SIGKILL (seed ${SEED})`, () => {
-  const script = buildScript(seededRandom(SEED));
+  const script = randomAuth0Script({ frames: FRAMES, random: seededRandom(SEED) });
   const positions = new Map(script.entries.map((entry, i) => [entry.offset, i]));
   let paced: SseTestServer;
   let unpaced: SseTestServer;
@@ -246,11 +118,11 @@ describe(`Auth0 ingest under SIGKILL (seed ${SEED})`, () => {
 
     const crashed = snapshot(db);
     expect(crashed.events).toHaveLength(script.firstArrival.size);
-    expect(crashed.deadLetters).toHaveLength(script.malformedPositions.length);
+    expect(crashed.deadLetters).toHaveLength(script.deadLetterPositions.length);
     expect(crashed.stream).toEqual({
       cursor: offsetAt(FRAMES - 1),
       events_total: script.firstArrival.size,
-      dead_letters_total: script.malformedPositions.length,
+      dead_letters_total: script.deadLetterPositions.length,
     });
     const emails = crashed.projections.users.map((row) => [row.user_id, row.email]);
     expect(new Map(emails as [string, string][])).toEqual(script.expectedEmails);

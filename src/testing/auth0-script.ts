@@ -1,5 +1,6 @@
-// A seeded Auth0 event stream with the upstream's own faults in it (redeliveries, late events, cut-off
-// frames, invalid UTF-8, frames over the client's limit) and the rows it must leave, worked out here.
+// A seeded Auth0 event stream of every event family, with the upstream's own faults in it
+// (redeliveries, late events, cut-off frames, invalid UTF-8, frames over the client's limit) and the
+// rows it must leave, worked out here. The crash test, the fault harness and the soak all play it.
 import { eventEntry, heartbeatEntry, malformedEntry, offsetAt, type CloudEvent, type Pace } from './auth0-simulator.js';
 import type { Handler, ScriptStep } from './sse-server.js';
 
@@ -48,7 +49,8 @@ export function randomAuth0Script({ frames, oversizeFrames = 0, random }: Auth0S
   const deadLetterPositions: number[] = [];
   const invalidUtf8Ids: string[] = [];
   const counts = { duplicate: 0, outOfOrder: 0, invalidUtf8: 0, oversize: 0, malformed: 0 };
-  const created = new Set<number>();
+  const createdUsers = new Set<number>();
+  const createdGroups = new Set<number>();
   const userWrites = new Map<string, { time: string; position: number; email: string }>();
   const memberWrites = new Map<string, { time: string; position: number; present: boolean }>();
   const newer = (a: { time: string; position: number } | undefined, time: string, position: number) =>
@@ -81,36 +83,80 @@ export function randomAuth0Script({ frames, oversizeFrames = 0, random }: Auth0S
       counts.malformed++;
       continue;
     }
+    // One second per frame; one event in ten is up to ten minutes older than its neighbours.
     const late = random() < 0.1 ? (1 + pick(600)) * 1000 : 0;
     if (late > 0) counts.outOfOrder++;
     const time = new Date(start + position * 1000 - late).toISOString();
-    const id = `evt_${position.toString(36)}_${pick(1e6).toString(36)}`;
-    const user = pick(40);
-    let event: CloudEvent & { time: string; data: { object: Record<string, unknown> } };
-    if (roll < 0.7) {
-      const type = created.has(user) ? 'user.updated' : 'user.created';
-      created.add(user);
-      event = { id, time, type, data: { object: { user_id: `auth0|u${user}`, email: `u${user}.${position}@example.com`, name: `User ${user}` } } };
-      if (newer(userWrites.get(`auth0|u${user}`), time, position)) userWrites.set(`auth0|u${user}`, { time, position, email: `u${user}.${position}@example.com` });
-    } else {
-      const present = random() < 0.6;
-      const org = `org_${pick(4)}`;
-      event = { id, time, type: present ? 'organization.member.added' : 'organization.member.deleted',
-        data: { object: { organization: { id: org }, user: { user_id: `auth0|u${user}` } } } };
-      const key = `${org} auth0|u${user}`;
-      if (newer(memberWrites.get(key), time, position)) memberWrites.set(key, { time, position, present });
-    }
+    const event = { id: `evt_${position.toString(36)}_${pick(1e6).toString(36)}`, time, ...randomChange(roll, time, position) };
     sent.push(event);
-    firstArrival.set(id, position);
-    if (roll > 0.66 && roll < 0.7) {
+    firstArrival.set(event.id, position);
+
+    const object = event.data.object;
+    if (event.type.startsWith('user.')) {
+      const userId = object.user_id as string;
+      if (newer(userWrites.get(userId), time, position)) userWrites.set(userId, { time, position, email: object.email as string });
+    } else if (event.type === 'organization.member.added' || event.type === 'organization.member.deleted') {
+      const key = `${(object.organization as { id: string }).id} ${(object.user as { user_id: string }).user_id}`;
+      if (newer(memberWrites.get(key), time, position)) memberWrites.set(key, { time, position, present: event.type.endsWith('added') });
+    }
+    if (event.type.startsWith('user.') && roll > 0.41) {
       // Invalid UTF-8 inside the user's name: decoded as U+FFFD, the event is still stored.
       entries.push({ offset, step: { raw: withInvalidUtf8(event, offset) } });
-      invalidUtf8Ids.push(id);
+      invalidUtf8Ids.push(event.id);
       counts.invalidUtf8++;
     } else {
       entries.push(eventEntry(event, offset));
     }
   }
+
+  /** Every event family the normalizer knows (users most), and a type it does not. */
+  function randomChange(roll: number, time: string, position: number): { type: string; data: { object: Record<string, unknown> } } {
+    const user = pick(60);
+    const org = { id: `org_${pick(4)}` };
+    const role = { id: `rol_${pick(3)}`, name: `role ${pick(3)}` };
+    const group = pick(5);
+    if (roll < 0.45) {
+      const type = createdUsers.has(user) ? 'user.updated' : 'user.created';
+      createdUsers.add(user);
+      return { type, data: { object: { user_id: `auth0|u${user}`, email: `u${user}.${position}@example.com`, name: `User ${user}`,
+        created_at: '2026-03-01T00:00:00Z', updated_at: time, logins_count: position } } };
+    }
+    if (roll < 0.6) {
+      const type = random() < 0.6 ? 'organization.member.added' : 'organization.member.deleted';
+      return { type, data: { object: { organization: org, user: { user_id: `auth0|u${user}` } } } };
+    }
+    if (roll < 0.7) {
+      const type = random() < 0.6 ? 'organization.member.role.assigned' : 'organization.member.role.deleted';
+      return { type, data: { object: { organization: org, user: { user_id: `auth0|u${user}` }, role } } };
+    }
+    if (roll < 0.78) {
+      const type = random() < 0.6 ? 'group.member.added' : 'group.member.deleted';
+      return { type, data: { object: { group: { id: `grp_${group}` }, member: { member_type: 'user', id: `auth0|u${user}` } } } };
+    }
+    if (roll < 0.84) {
+      const type = random() < 0.2 ? 'organization.created' : 'organization.updated';
+      return { type, data: { object: { ...org, name: org.id, display_name: `Org ${position}` } } };
+    }
+    if (roll < 0.9) {
+      const type = !createdGroups.has(group) ? 'group.created' : random() < 0.15 ? 'group.deleted' : 'group.updated';
+      createdGroups.add(group);
+      return { type, data: { object: { id: `grp_${group}`, name: `Group ${position}`, type: 'tenant', created_at: '2026-03-01T00:00:00Z' } } };
+    }
+    if (roll < 0.94) {
+      const type = random() < 0.6 ? 'group.role.assigned' : 'group.role.deleted';
+      return { type, data: { object: { group: { id: `grp_${group}` }, role } } };
+    }
+    if (roll < 0.97) {
+      const type = random() < 0.6 ? 'organization.group.role.assigned' : 'organization.group.role.deleted';
+      return { type, data: { object: { organization: org, group: { id: `grp_${group}` }, role } } };
+    }
+    if (roll < 0.99) {
+      const type = ['organization.connection.added', 'organization.connection.updated', 'organization.connection.removed'][pick(3)];
+      return { type, data: { object: { organization: org, connection: { id: `con_${pick(3)}` }, show_as_button: random() < 0.5 } } };
+    }
+    return { type: 'connection.updated', data: { object: { id: `con_${pick(3)}`, name: 'db' } } };
+  }
+
   return {
     entries,
     eventIds: [...firstArrival.keys()],
