@@ -12,6 +12,7 @@ import { openDatabase, type SinkDatabase } from '../src/store/database.js';
 import { registerStream } from '../src/store/streams.js';
 import { simulatedDatasetConfig } from '../src/testing/sanity-simulator.js';
 import type { ScriptStep } from '../src/testing/sse-server.js';
+import { peakRssDuring, RssCheckpoints } from './measure.js';
 import type { ScenarioResult } from './result.js';
 import { startStreamServer } from './stream-server.js';
 
@@ -19,7 +20,6 @@ const MUTATIONS = 100_000;
 const DOCUMENTS = 2_000;
 const NAIVE_SAMPLE = 10_000;
 /** RSS is sampled when the ingest passes these fractions of the stream, to see that it stays flat. */
-const CHECKPOINTS = [0.25, 0.5, 0.75, 1];
 
 interface GeneratedMutation {
   eventId: string;
@@ -152,9 +152,8 @@ function naiveWriteSeconds(dir: string): number {
 export interface SanityIngest {
   seconds: number;
   payloadBytes: number;
-  /** RSS in MB when the ingest passed each checkpoint. */
-  rssMb: number[];
   peakRssMb: number;
+  rss: RssCheckpoints;
 }
 
 /** The scenario's ingest into a fresh database, run first by main.ts (its peak RSS is clean then). */
@@ -162,39 +161,33 @@ export async function ingestSanity(): Promise<SanityIngest> {
   const dir = mkdtempSync(join(tmpdir(), 'sse-sink-bench-sanity-'));
   globalThis.gc?.();
   const server = await startStreamServer('sanity', MUTATIONS);
-  const rssMb: number[] = [];
-  let peak = process.memoryUsage().rss;
-  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+  const rss = new RssCheckpoints(MUTATIONS);
   let inserted = 0;
   let payloadBytes = 0;
-  let checkpoint = 0;
   try {
-    const started = performance.now();
-    const summary = await runIngest({
-      dbPath: join(dir, 'ingest.db'),
-      stream: 'bench',
-      source: new SanitySource({
-        config: simulatedDatasetConfig(server.url, { projectId: 'bench', query: '*[_type == "post"]' }),
-        resume: 'enable-resume',
-        token: () => 'bench-token',
-      }),
-      maxEvents: MUTATIONS,
-      log: createLogger({ level: 'warn' }),
-      onCommit: (result, batch) => {
-        inserted += result.inserted;
-        for (const { change } of batch.changes) payloadBytes += change.history.payload.length;
-        if (result.revisionMismatches.length > 0) throw new Error('the Sanity bench stream should hold no revision gaps');
-        while (checkpoint < CHECKPOINTS.length && inserted >= CHECKPOINTS[checkpoint] * MUTATIONS) {
-          rssMb.push(process.memoryUsage().rss / 1024 / 1024);
-          checkpoint++;
-        }
-      },
+    const { result: seconds, peakRssMb } = await peakRssDuring(async () => {
+      const started = performance.now();
+      const summary = await runIngest({
+        dbPath: join(dir, 'ingest.db'),
+        stream: 'bench',
+        source: new SanitySource({
+          config: simulatedDatasetConfig(server.url, { projectId: 'bench', query: '*[_type == "post"]' }),
+          resume: 'enable-resume',
+          token: () => 'bench-token',
+        }),
+        maxEvents: MUTATIONS,
+        log: createLogger({ level: 'warn' }),
+        onCommit: (result, batch) => {
+          rss.progress((inserted += result.inserted));
+          for (const { change } of batch.changes) payloadBytes += change.history.payload.length;
+          if (result.revisionMismatches.length > 0) throw new Error('the Sanity bench stream should hold no revision gaps');
+        },
+      });
+      if (summary.inserted !== MUTATIONS) throw new Error(`the Sanity bench stored ${summary.inserted} mutations, not ${MUTATIONS}`);
+      return (performance.now() - started) / 1000;
     });
-    const seconds = (performance.now() - started) / 1000;
-    if (summary.inserted !== MUTATIONS) throw new Error(`the Sanity bench stored ${summary.inserted} mutations, not ${MUTATIONS}`);
-    return { seconds, payloadBytes, rssMb, peakRssMb: Math.max(peak, process.memoryUsage().rss) / 1024 / 1024 };
+    return { seconds, payloadBytes, peakRssMb, rss };
   } finally {
-    clearInterval(sampler);
     await server.close();
     rmSync(dir, { recursive: true, force: true });
   }
@@ -209,12 +202,9 @@ export async function benchSanity(ingest: SanityIngest): Promise<ScenarioResult>
     const again = await ingestSanity();
     const raw = Math.min(rawFirst, rawWriteSeconds(dir));
     const naive = naiveWriteSeconds(dir);
-    // Flat: what the process holds at the end of the stream is what it held a quarter in.
-    const flat = ingest.rssMb.at(-1)! - ingest.rssMb[0] < 32;
     return {
       name: 'Sanity end-to-end',
-      detail: `${MUTATIONS / 1000}k mutations via 127.0.0.1, 500/batch, synchronous=NORMAL; RSS ${flat ? 'flat' : 'GROWS'}: ` +
-        `${ingest.rssMb.map((mb) => mb.toFixed(0)).join('/')} MB at ${CHECKPOINTS.map((c) => `${c * 100}%`).join('/')}`,
+      detail: `${MUTATIONS / 1000}k mutations via 127.0.0.1, 500/batch, synchronous=NORMAL; ${ingest.rss.describe()}`,
       sseSink: { events: MUTATIONS, seconds: Math.min(ingest.seconds, again.seconds), payloadBytes: ingest.payloadBytes, peakRssMb: ingest.peakRssMb },
       raw: { events: MUTATIONS, seconds: raw },
       naive: { events: NAIVE_SAMPLE, seconds: naive },
