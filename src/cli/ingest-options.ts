@@ -190,7 +190,7 @@ export async function runIngestPlans(plans: IngestPlan[], { db, durable, observe
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    const sink = openDatabase({ path: db, durable });
+    const sink = openDatabase({ path: db, durable, backgroundCheckpoints: { onFailure: (message) => observation.log.warn(message) } });
     try {
       // Settled, not all: the streams a failure stopped still commit their open batches before close.
       const results = await Promise.allSettled(plans.map((plan) => runPlan(plan, observation.hooksFor(plan.checked.stream, { source: plan.source.kind }))));

@@ -66,9 +66,10 @@ export class BatchWriter {
   private readonly saveCursor: Database.Statement;
   private readonly projections: ProjectionApplier;
   private readonly commitInTransaction: (batch: Batch) => CommitResult;
+  private readonly walGrew: () => void;
 
   constructor(
-    { sqlite }: SinkDatabase,
+    { sqlite, walGrew }: SinkDatabase,
     private readonly lease: Lease,
   ) {
     this.insertEvent = sqlite.prepare(
@@ -103,11 +104,14 @@ export class BatchWriter {
     );
     this.projections = new ProjectionApplier(sqlite, lease.stream);
     this.commitInTransaction = sqlite.transaction((batch: Batch) => this.write(batch)).immediate;
+    this.walGrew = walGrew;
   }
 
   /** Writes the whole batch or nothing. Throws LeaseLostError if another ingester took the stream. */
   commit(batch: Batch): CommitResult {
-    return this.commitInTransaction(batch);
+    const result = this.commitInTransaction(batch);
+    this.walGrew();
+    return result;
   }
 
   private write(batch: Batch): CommitResult {

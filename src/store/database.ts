@@ -6,6 +6,7 @@ import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3'
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { UsageError } from '../errors.js';
 import { migrationsFolder } from '../package-root.js';
+import { BackgroundCheckpointer } from './checkpointer.js';
 import * as schema from './schema.js';
 
 export type SinkDb = BetterSQLite3Database<typeof schema>;
@@ -14,6 +15,8 @@ export interface SinkDatabase {
   sqlite: Database.Database;
   db: SinkDb;
   close(): void;
+  /** Called after each commit: hands the WAL to the background checkpointer, if there is one. */
+  walGrew(): void;
 }
 
 export interface OpenOptions {
@@ -23,10 +26,15 @@ export interface OpenOptions {
   busyTimeoutMs?: number;
   /** Refuse to create the file: for commands that only make sense on an existing database. */
   mustExist?: boolean;
+  /**
+   * Checkpoint from a worker thread instead of inside commits (for ingesters, which commit all
+   * the time); if that fails, `onFailure` hears why and the writer checkpoints itself again.
+   */
+  backgroundCheckpoints?: { onFailure: (message: string) => void };
 }
 
 /** Opens (creating with mode 0600 if needed) and migrates the database for writing. */
-export function openDatabase({ path, durable = false, busyTimeoutMs = 5000, mustExist = false }: OpenOptions): SinkDatabase {
+export function openDatabase({ path, durable = false, busyTimeoutMs = 5000, mustExist = false, backgroundCheckpoints }: OpenOptions): SinkDatabase {
   if (path !== ':memory:' && !existsSync(path)) {
     if (mustExist) throw missingDatabase(path);
     createPrivateFile(path);
@@ -38,7 +46,16 @@ export function openDatabase({ path, durable = false, busyTimeoutMs = 5000, must
   sqlite.pragma('foreign_keys = ON');
   const db = drizzle(sqlite, { schema });
   migrate(db, { migrationsFolder });
-  return { sqlite, db, close: () => sqlite.close() };
+  const checkpointer = backgroundCheckpoints && path !== ':memory:' ? new BackgroundCheckpointer(sqlite, path, backgroundCheckpoints.onFailure) : undefined;
+  return {
+    sqlite,
+    db,
+    walGrew: () => checkpointer?.walGrew(),
+    close: () => {
+      checkpointer?.stop();
+      sqlite.close();
+    },
+  };
 }
 
 /** Another process holds the write lock for longer than busy_timeout (a backup, a second writer). */
@@ -71,7 +88,7 @@ export function openDatabaseReadOnly(path: string): SinkDatabase {
   const sqlite = new Database(path, { readonly: true, fileMustExist: true });
   sqlite.pragma('busy_timeout = 5000');
   const db = drizzle(sqlite, { schema });
-  return { sqlite, db, close: () => sqlite.close() };
+  return { sqlite, db, walGrew: () => undefined, close: () => sqlite.close() };
 }
 
 // The history may hold personal data: only the owner may read the file.

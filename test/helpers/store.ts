@@ -3,7 +3,7 @@
 import { join } from 'node:path';
 import type { NormalizedChange } from '../../src/normalize/change.js';
 import { BatchWriter, emptyBatch, type Batch } from '../../src/store/batch-writer.js';
-import { openDatabase, type SinkDatabase } from '../../src/store/database.js';
+import { openDatabase, type OpenOptions, type SinkDatabase } from '../../src/store/database.js';
 import { acquireLease, type Lease } from '../../src/store/lease.js';
 import { registerStream } from '../../src/store/streams.js';
 import { tempDir } from './cli.js';
@@ -15,8 +15,8 @@ export interface OpenStream {
   path: string;
 }
 
-export function openTestStream(stream = 'test', path = join(tempDir(), 'sink.db')): OpenStream {
-  const sink = openDatabase({ path });
+export function openTestStream(stream = 'test', path = join(tempDir(), 'sink.db'), options: Omit<OpenOptions, 'path'> = {}): OpenStream {
+  const sink = openDatabase({ path, ...options });
   registerStream(sink, { name: stream, source: 'auth0', definition: { test: true } });
   const lease = acquireLease(sink, stream);
   return { sink, lease, writer: new BatchWriter(sink, lease), path };
