@@ -59,10 +59,16 @@ export class BackgroundCheckpointer {
     private readonly onFailure: (message: string) => void,
   ) {
     const betterSqlite3 = createRequire(import.meta.url).resolve('better-sqlite3');
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path, betterSqlite3, done: this.done.buffer } });
-    this.worker.unref();
+    this.worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { path, betterSqlite3, done: this.done.buffer },
+      // Its JavaScript only passes messages: a small heap keeps the thread's memory small.
+      resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 8 },
+    });
     this.worker.on('message', (message: string) => this.fail(`a background checkpoint failed (${message})`));
     this.worker.on('error', (error) => this.fail(`the checkpoint thread stopped (${error.message})`));
+    // After the listeners, which would otherwise keep the process alive.
+    this.worker.unref();
     sqlite.pragma(`wal_autocheckpoint = ${BACKSTOP_AUTOCHECKPOINT_PAGES}`);
   }
 
