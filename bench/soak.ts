@@ -111,7 +111,8 @@ for (let minute = 1; minute <= minutes && !exitedEarly; minute++) {
   const rows = countRows(db);
   const faultText = [...faults].map(([kind, n]) => `${kind} ${n}`).join(', ');
   console.log(`minute ${minute}: rss ${rssMb.toFixed(1)} MB (median of ${samples.length}; ${Math.min(...samples).toFixed(0)}-${Math.max(...samples).toFixed(0)}), ` +
-    `heap used ${(metrics.nodejs_heap_size_used_bytes / 2 ** 20).toFixed(1)} MB, handles ${metrics.nodejs_active_handles_total}, ` +
+    `heap used ${(metrics.nodejs_heap_size_used_bytes / 2 ** 20).toFixed(1)} MB of ${(metrics.nodejs_heap_size_total_bytes / 2 ** 20).toFixed(1)}, ` +
+    `external ${(metrics.nodejs_external_memory_bytes / 2 ** 20).toFixed(1)} MB, handles ${metrics.nodejs_active_handles_total}, ` +
     `events ${rows.events}, mutations ${rows.mutations} | faults: ${faultText}`);
 }
 clearInterval(faulter);
