@@ -66,7 +66,11 @@ export class BackgroundCheckpointer {
       resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 8 },
     });
     this.worker.on('message', (message: string) => this.fail(`a background checkpoint failed (${message})`));
-    this.worker.on('error', (error) => this.fail(`the checkpoint thread stopped (${error.message})`));
+    this.worker.on('error', (error) => {
+      // The thread has ended (an uncaught error, or its heap limit): stop() has nothing to wait for.
+      Atomics.store(this.done, 0, 1);
+      this.fail(`the checkpoint thread stopped (${error.message})`);
+    });
     // After the listeners, which would otherwise keep the process alive.
     this.worker.unref();
     sqlite.pragma(`wal_autocheckpoint = ${BACKSTOP_AUTOCHECKPOINT_PAGES}`);
