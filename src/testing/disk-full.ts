@@ -22,11 +22,11 @@ export interface DiskFullResult {
   message?: string;
 }
 
-/** Mounts a 1.5 MB tmpfs; returns undefined with a reason when this machine does not allow it. */
+/** Mounts a 3 MB tmpfs; returns undefined with a reason when this machine does not allow it. */
 function mountTinyTmpfs(): { dir: string; grow: () => void; unmount: () => void } | string {
   const dir = mkdtempSync(join(tmpdir(), 'sse-sink-diskfull-'));
   try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1536k', 'tmpfs', dir], { stdio: 'pipe' });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', dir], { stdio: 'pipe' });
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });
     return `cannot mount a tmpfs here (${String((error as Error).message).split('\n')[0]})`;
