@@ -13,7 +13,7 @@ import { isNormalizeFailure, type NormalizedChange, type ProjectionOp } from '..
 import { openDatabase, type SinkDatabase } from '../src/store/database.js';
 import { registerStream } from '../src/store/streams.js';
 import { encodeFrame, type ScriptFrame, type ScriptStep } from '../src/testing/sse-server.js';
-import { bestOf, peakRssDuring, RssCheckpoints } from './measure.js';
+import { bestOf, createWithPageSize, peakRssDuring, RssCheckpoints, SQLITE_DEFAULT_PAGE_BYTES } from './measure.js';
 import type { ScenarioResult, Throughput } from './result.js';
 import { startStreamServer } from './stream-server.js';
 
@@ -120,8 +120,10 @@ function writeRaw(dir: string, durable: boolean, { frames, changes }: ReturnType
  * The floor: a naive ingester that normalizes each frame and commits it, with its cursor, in its
  * own transaction. Frames come from memory: no network, so the floor is if anything too high.
  */
-function writeNaive(dir: string, durable: boolean, frames: ScriptFrame[]): number {
-  const sink = openDatabase({ path: join(dir, `naive-${process.hrtime.bigint()}.db`), durable });
+function writeNaive(dir: string, durable: boolean, frames: ScriptFrame[], pageBytes?: number): number {
+  const path = join(dir, `naive-${process.hrtime.bigint()}.db`);
+  if (pageBytes) createWithPageSize(path, pageBytes);
+  const sink = openDatabase({ path, durable });
   const writeRow = plainRowWriter(sink);
   const saveCursor = sink.sqlite.prepare(`UPDATE streams SET cursor = ? WHERE name = 'bench'`);
   const commitEvent = sink.sqlite.transaction((frame: ScriptFrame) => {
@@ -221,12 +223,14 @@ export async function benchAuth0({ rss, ...sseSink }: Auth0Ingest, { durable = f
     const raw = Math.min(rawFirst, await bestOf(1, () => writeRaw(dir, durable, stream)));
     const sample = durable ? NAIVE_SAMPLE_DURABLE : NAIVE_SAMPLE;
     const naive = writeNaive(dir, durable, stream.frames.slice(0, sample));
+    const naiveSmallPages = writeNaive(dir, durable, stream.frames.slice(0, sample), SQLITE_DEFAULT_PAGE_BYTES);
     return {
       name: `Auth0 end-to-end${durable ? ' --durable' : ''}`,
       detail: `${EVENTS / 1000}k events via 127.0.0.1, 500/batch, synchronous=${durable ? 'FULL' : 'NORMAL'}; ${rss.describe()}`,
       sseSink: again.seconds < sseSink.seconds ? { ...sseSink, seconds: again.seconds, payloadBytes: again.payloadBytes } : sseSink,
       raw: { events: EVENTS, seconds: raw },
       naive: { events: sample, seconds: naive },
+      naiveSmallPages: { events: sample, seconds: naiveSmallPages },
       targets: { vsRaw: 0.5, vsNaive: durable ? 10 : 3 },
     };
   } finally {

@@ -1,4 +1,22 @@
-// Small measuring tools shared by the benchmarks: best-of-N timing and peak RSS sampling.
+// Small measuring tools shared by the benchmarks: best-of-N timing, peak RSS sampling, and
+// databases in SQLite's default page size for the second naive baseline.
+import Database from 'better-sqlite3';
+
+/** SQLite's default page size, which sse-sink's databases had before they moved to 16 KB. */
+export const SQLITE_DEFAULT_PAGE_BYTES = 4096;
+
+/**
+ * Creates the database file at `path` with pages of `pageBytes` (openDatabase keeps the page size
+ * of a file that exists), so that a baseline can run on the pages an older database has.
+ */
+export function createWithPageSize(path: string, pageBytes: number): string {
+  const sqlite = new Database(path);
+  sqlite.pragma(`page_size = ${pageBytes}`);
+  // Switching to WAL writes the header, which fixes the page size.
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.close();
+  return path;
+}
 
 /** Runs `work` `runs` times and returns the fastest duration in seconds. */
 export async function bestOf(runs: number, work: () => unknown | Promise<unknown>): Promise<number> {

@@ -12,7 +12,7 @@ import { openDatabase, type SinkDatabase } from '../src/store/database.js';
 import { registerStream } from '../src/store/streams.js';
 import { simulatedDatasetConfig } from '../src/testing/sanity-simulator.js';
 import type { ScriptStep } from '../src/testing/sse-server.js';
-import { peakRssDuring, RssCheckpoints } from './measure.js';
+import { createWithPageSize, peakRssDuring, RssCheckpoints, SQLITE_DEFAULT_PAGE_BYTES } from './measure.js';
 import type { ScenarioResult } from './result.js';
 import { startStreamServer } from './stream-server.js';
 
@@ -131,8 +131,10 @@ function rawWriteSeconds(dir: string): number {
  * The floor: a naive ingester that parses each mutation and commits it, with its cursor, in its
  * own transaction. Frames come from memory: no network, so the floor is if anything too high.
  */
-function naiveWriteSeconds(dir: string): number {
-  const sink = openDatabase({ path: join(dir, 'naive.db') });
+function naiveWriteSeconds(dir: string, pageBytes?: number): number {
+  const path = join(dir, `naive-${process.hrtime.bigint()}.db`);
+  if (pageBytes) createWithPageSize(path, pageBytes);
+  const sink = openDatabase({ path });
   const writeRow = plainRowWriter(sink);
   const saveCursor = sink.sqlite.prepare(`UPDATE streams SET cursor = ? WHERE name = 'bench'`);
   const rows = Array.from({ length: NAIVE_SAMPLE }, (_, i) => generatedMutation(i));
@@ -202,12 +204,14 @@ export async function benchSanity(ingest: SanityIngest): Promise<ScenarioResult>
     const again = await ingestSanity();
     const raw = Math.min(rawFirst, rawWriteSeconds(dir));
     const naive = naiveWriteSeconds(dir);
+    const naiveSmallPages = naiveWriteSeconds(dir, SQLITE_DEFAULT_PAGE_BYTES);
     return {
       name: 'Sanity end-to-end',
       detail: `${MUTATIONS / 1000}k mutations via 127.0.0.1, 500/batch, synchronous=NORMAL; ${ingest.rss.describe()}`,
       sseSink: { events: MUTATIONS, seconds: Math.min(ingest.seconds, again.seconds), payloadBytes: ingest.payloadBytes, peakRssMb: ingest.peakRssMb },
       raw: { events: MUTATIONS, seconds: raw },
       naive: { events: NAIVE_SAMPLE, seconds: naive },
+      naiveSmallPages: { events: NAIVE_SAMPLE, seconds: naiveSmallPages },
       targets: { vsRaw: 0.5, vsNaive: 3 },
     };
   } finally {

@@ -9,7 +9,7 @@ import { BatchWriter, emptyBatch } from '../src/store/batch-writer.js';
 import { openDatabase, type SinkDatabase } from '../src/store/database.js';
 import { acquireLease } from '../src/store/lease.js';
 import { registerStream } from '../src/store/streams.js';
-import { bestOf, peakRssDuring } from './measure.js';
+import { bestOf, createWithPageSize, peakRssDuring, SQLITE_DEFAULT_PAGE_BYTES } from './measure.js';
 import type { ScenarioResult } from './result.js';
 
 const EVENTS = 100_000;
@@ -31,8 +31,10 @@ function makeChanges(): NormalizedChange[] {
   });
 }
 
-function freshSink(dir: string, name: string) {
-  const sink = openDatabase({ path: join(dir, `${name}-${process.hrtime.bigint()}.db`) });
+function freshSink(dir: string, name: string, pageBytes?: number) {
+  const path = join(dir, `${name}-${process.hrtime.bigint()}.db`);
+  if (pageBytes) createWithPageSize(path, pageBytes);
+  const sink = openDatabase({ path });
   registerStream(sink, { name: 'bench', source: 'auth0', definition: {} });
   return sink;
 }
@@ -63,8 +65,8 @@ function rawInsert(dir: string, changes: NormalizedChange[]): void {
 }
 
 /** The floor: each change and its cursor committed in its own transaction. */
-function naiveInsert(dir: string, changes: NormalizedChange[]): void {
-  const sink = freshSink(dir, 'naive');
+function naiveInsert(dir: string, changes: NormalizedChange[], pageBytes?: number): void {
+  const sink = freshSink(dir, 'naive', pageBytes);
   const writeRow = plainRowWriter(sink);
   const saveCursor = sink.sqlite.prepare(`UPDATE streams SET cursor = ? WHERE name = 'bench'`);
   const commitChange = sink.sqlite.transaction((change: NormalizedChange, cursor: string) => {
@@ -95,6 +97,7 @@ export async function benchWriter(): Promise<ScenarioResult> {
     const payloadBytes = changes.reduce((sum, { history }) => sum + history.payload.length, 0);
     const raw = await bestOf(3, () => rawInsert(dir, changes));
     const naive = await bestOf(1, () => naiveInsert(dir, changes.slice(0, NAIVE_SAMPLE)));
+    const naiveSmallPages = await bestOf(1, () => naiveInsert(dir, changes.slice(0, NAIVE_SAMPLE), SQLITE_DEFAULT_PAGE_BYTES));
     const { result: writer, peakRssMb } = await peakRssDuring(() => bestOf(3, () => batchWriter(dir, changes)));
     return {
       name: 'batch writer alone',
@@ -102,6 +105,7 @@ export async function benchWriter(): Promise<ScenarioResult> {
       sseSink: { events: EVENTS, seconds: writer, payloadBytes, peakRssMb },
       raw: { events: EVENTS, seconds: raw },
       naive: { events: NAIVE_SAMPLE, seconds: naive },
+      naiveSmallPages: { events: NAIVE_SAMPLE, seconds: naiveSmallPages },
       targets: { vsRaw: 0.5, vsNaive: 3 },
     };
   } finally {
