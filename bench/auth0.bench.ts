@@ -10,10 +10,10 @@ import { createLogger } from '../src/log.js';
 import { simulatedTenantSource } from '../src/testing/auth0-simulator.js';
 import { normalizeAuth0Event } from '../src/normalize/auth0.js';
 import { isNormalizeFailure, type NormalizedChange, type ProjectionOp } from '../src/normalize/change.js';
-import { openDatabase, type SinkDatabase } from '../src/store/database.js';
+import type { SinkDatabase } from '../src/store/database.js';
 import { registerStream } from '../src/store/streams.js';
 import { encodeFrame, type ScriptFrame, type ScriptStep } from '../src/testing/sse-server.js';
-import { bestOf, createWithPageSize, peakRssDuring, RssCheckpoints, SQLITE_DEFAULT_PAGE_BYTES } from './measure.js';
+import { bestOf, freshDatabase, peakRssDuring, RssCheckpoints, SQLITE_DEFAULT_PAGE_BYTES } from './measure.js';
 import type { ScenarioResult, Throughput } from './result.js';
 import { startStreamServer } from './stream-server.js';
 
@@ -110,7 +110,7 @@ function plainRowWriter(sink: SinkDatabase): (change: NormalizedChange, cursor: 
 
 /** The ceiling: the rows the ingester writes, in one transaction into a fresh database. */
 function writeRaw(dir: string, durable: boolean, { frames, changes }: ReturnType<typeof normalizedStream>): void {
-  const sink = openDatabase({ path: join(dir, `raw-${process.hrtime.bigint()}.db`), durable });
+  const sink = freshDatabase(dir, 'raw', { durable });
   const writeRow = plainRowWriter(sink);
   sink.sqlite.transaction(() => changes.forEach((change, i) => writeRow(change, frames[i].id)))();
   sink.close();
@@ -121,9 +121,7 @@ function writeRaw(dir: string, durable: boolean, { frames, changes }: ReturnType
  * own transaction. Frames come from memory: no network, so the floor is if anything too high.
  */
 function writeNaive(dir: string, durable: boolean, frames: ScriptFrame[], pageBytes?: number): number {
-  const path = join(dir, `naive-${process.hrtime.bigint()}.db`);
-  if (pageBytes) createWithPageSize(path, pageBytes);
-  const sink = openDatabase({ path, durable });
+  const sink = freshDatabase(dir, 'naive', { durable, pageBytes });
   const writeRow = plainRowWriter(sink);
   const saveCursor = sink.sqlite.prepare(`UPDATE streams SET cursor = ? WHERE name = 'bench'`);
   const commitEvent = sink.sqlite.transaction((frame: ScriptFrame) => {

@@ -1,21 +1,27 @@
-// Small measuring tools shared by the benchmarks: best-of-N timing, peak RSS sampling, and
-// databases in SQLite's default page size for the second naive baseline.
+// Small measuring tools shared by the benchmarks: a fresh database per measurement, best-of-N
+// timing and peak RSS sampling.
+import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { openDatabase, type SinkDatabase } from '../src/store/database.js';
 
 /** SQLite's default page size, which sse-sink's databases had before they moved to 16 KB. */
 export const SQLITE_DEFAULT_PAGE_BYTES = 4096;
 
 /**
- * Creates the database file at `path` with pages of `pageBytes` (openDatabase keeps the page size
- * of a file that exists), so that a baseline can run on the pages an older database has.
+ * A new database file in `dir`, opened as sse-sink opens it. With `pageBytes` the file is created
+ * with pages of that size first (openDatabase keeps the page size of a file that exists), so that
+ * a baseline can run on the pages an older database has.
  */
-export function createWithPageSize(path: string, pageBytes: number): string {
-  const sqlite = new Database(path);
-  sqlite.pragma(`page_size = ${pageBytes}`);
-  // Switching to WAL writes the header, which fixes the page size.
-  sqlite.pragma('journal_mode = WAL');
-  sqlite.close();
-  return path;
+export function freshDatabase(dir: string, name: string, { durable = false, pageBytes }: { durable?: boolean; pageBytes?: number } = {}): SinkDatabase {
+  const path = join(dir, `${name}-${process.hrtime.bigint()}.db`);
+  if (pageBytes) {
+    const sqlite = new Database(path);
+    sqlite.pragma(`page_size = ${pageBytes}`);
+    // Switching to WAL writes the header, which fixes the page size.
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.close();
+  }
+  return openDatabase({ path, durable });
 }
 
 /** Runs `work` `runs` times and returns the fastest duration in seconds. */

@@ -8,11 +8,11 @@ import { join } from 'node:path';
 import { runIngest } from '../src/ingest/run-ingest.js';
 import { createLogger } from '../src/log.js';
 import { SanitySource } from '../src/sources/sanity/source.js';
-import { openDatabase, type SinkDatabase } from '../src/store/database.js';
+import type { SinkDatabase } from '../src/store/database.js';
 import { registerStream } from '../src/store/streams.js';
 import { simulatedDatasetConfig } from '../src/testing/sanity-simulator.js';
 import type { ScriptStep } from '../src/testing/sse-server.js';
-import { createWithPageSize, peakRssDuring, RssCheckpoints, SQLITE_DEFAULT_PAGE_BYTES } from './measure.js';
+import { freshDatabase, peakRssDuring, RssCheckpoints, SQLITE_DEFAULT_PAGE_BYTES } from './measure.js';
 import type { ScenarioResult } from './result.js';
 import { startStreamServer } from './stream-server.js';
 
@@ -117,7 +117,7 @@ function plainRowWriter(sink: SinkDatabase): (row: GeneratedMutation) => void {
 
 /** The ceiling: the same rows, prepared statements, one transaction, nothing else. */
 function rawWriteSeconds(dir: string): number {
-  const sink = openDatabase({ path: join(dir, `raw-${process.hrtime.bigint()}.db`) });
+  const sink = freshDatabase(dir, 'raw');
   const writeRow = plainRowWriter(sink);
   const rows = Array.from({ length: MUTATIONS }, (_, i) => generatedMutation(i));
   const started = performance.now();
@@ -132,9 +132,7 @@ function rawWriteSeconds(dir: string): number {
  * own transaction. Frames come from memory: no network, so the floor is if anything too high.
  */
 function naiveWriteSeconds(dir: string, pageBytes?: number): number {
-  const path = join(dir, `naive-${process.hrtime.bigint()}.db`);
-  if (pageBytes) createWithPageSize(path, pageBytes);
-  const sink = openDatabase({ path });
+  const sink = freshDatabase(dir, 'naive', { pageBytes });
   const writeRow = plainRowWriter(sink);
   const saveCursor = sink.sqlite.prepare(`UPDATE streams SET cursor = ? WHERE name = 'bench'`);
   const rows = Array.from({ length: NAIVE_SAMPLE }, (_, i) => generatedMutation(i));

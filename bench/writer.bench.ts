@@ -6,10 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NormalizedChange } from '../src/normalize/change.js';
 import { BatchWriter, emptyBatch } from '../src/store/batch-writer.js';
-import { openDatabase, type SinkDatabase } from '../src/store/database.js';
+import type { SinkDatabase } from '../src/store/database.js';
 import { acquireLease } from '../src/store/lease.js';
 import { registerStream } from '../src/store/streams.js';
-import { bestOf, createWithPageSize, peakRssDuring, SQLITE_DEFAULT_PAGE_BYTES } from './measure.js';
+import { bestOf, freshDatabase, peakRssDuring, SQLITE_DEFAULT_PAGE_BYTES } from './measure.js';
 import type { ScenarioResult } from './result.js';
 
 const EVENTS = 100_000;
@@ -32,9 +32,7 @@ function makeChanges(): NormalizedChange[] {
 }
 
 function freshSink(dir: string, name: string, pageBytes?: number) {
-  const path = join(dir, `${name}-${process.hrtime.bigint()}.db`);
-  if (pageBytes) createWithPageSize(path, pageBytes);
-  const sink = openDatabase({ path });
+  const sink = freshDatabase(dir, name, { pageBytes });
   registerStream(sink, { name: 'bench', source: 'auth0', definition: {} });
   return sink;
 }
