@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ExitCode } from '../src/errors.js';
+import { SERVICE_NODE_FLAGS } from '../src/testing/cli-process.js';
 import { tempDir } from './helpers/cli.js';
 
 const unitPath = fileURLToPath(new URL('../examples/sse-sink@.service', import.meta.url));
@@ -22,6 +23,22 @@ describe('examples/sse-sink@.service', () => {
     const warnings = `${result.stdout}${result.stderr}`.split('\n').filter((l) => l.includes('sse-sink@tenant.service'));
     expect(warnings).toEqual([]);
     expect(result.status).toBe(0);
+  });
+});
+
+describe('how the recipes start node', () => {
+  const recipes = ['../examples/sse-sink@.service', '../examples/crontab', '../README.md'];
+
+  it.each(recipes)('%s starts the CLI with the flags the fault harness and the soak use', (recipe) => {
+    const text = readFileSync(fileURLToPath(new URL(recipe, import.meta.url)), 'utf8');
+    const starts = [...text.matchAll(/\bnode((?: --[a-z-]+(?:=\S+)?)*) \S*dist\/src\/cli\/main\.js/g)];
+    expect(starts.length).toBeGreaterThan(0);
+    for (const [start, flags] of starts) expect(flags.trim().split(' '), start).toEqual(SERVICE_NODE_FLAGS);
+  });
+
+  it('are flags this node accepts', () => {
+    const cli = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
+    expect(execFileSync(process.execPath, [...SERVICE_NODE_FLAGS, cli, '--version'], { encoding: 'utf8' }).trim()).toMatch(/^\d+\.\d+\.\d+$/);
   });
 });
 
