@@ -1,7 +1,7 @@
 // The Auth0 ingester end to end (test server in a child process -> 127.0.0.1 -> SSE client ->
 // Auth0 source -> normalizer -> batch writer -> SQLite) against raw better-sqlite3 writes of the
 // same rows in one transaction and a naive ingester that commits each event alone.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
@@ -13,7 +13,7 @@ import { isNormalizeFailure, type NormalizedChange, type ProjectionOp } from '..
 import type { SinkDatabase } from '../src/store/database.js';
 import { registerStream } from '../src/store/streams.js';
 import { encodeFrame, type ScriptFrame, type ScriptStep } from '../src/testing/sse-server.js';
-import { bestOf, freshDatabase, peakRssDuring, RssCheckpoints, SQLITE_DEFAULT_PAGE_BYTES } from './measure.js';
+import { bestInTurns, bestOf, freshDatabase, peakRssDuring, RssCheckpoints, SQLITE_DEFAULT_PAGE_BYTES } from './measure.js';
 import type { ScenarioResult, Throughput } from './result.js';
 import { startStreamServer } from './stream-server.js';
 
@@ -22,8 +22,6 @@ const EVENTS = 100_000;
 const NAIVE_SAMPLE = 10_000;
 const NAIVE_SAMPLE_DURABLE = 1_000;
 const USERS = 5_000;
-/** Each side is measured this often and the best run counts: other work on the machine only slows runs down. */
-const RUNS = 2;
 
 /** Frame i of a tenant's stream: mostly profile updates of 5,000 users, some memberships. */
 function generatedFrame(i: number): ScriptFrame {
@@ -179,24 +177,15 @@ async function ingestOnce(dir: string, url: string, events: number, durable: boo
   return { seconds, payloadBytes };
 }
 
-/** The ingester alone over `events` events: best of `runs`, peak RSS, and RSS at each quarter. */
-export async function ingestAuth0(events: number, { durable = false, runs = RUNS } = {}): Promise<Throughput & { rss: RssCheckpoints }> {
+/** One ingest of `events` events into a fresh database: seconds, payload bytes, peak RSS, and RSS at each quarter. */
+export async function ingestAuth0(events: number, { durable = false } = {}): Promise<Throughput & { rss: RssCheckpoints }> {
   const dir = mkdtempSync(join(tmpdir(), 'sse-sink-bench-auth0-'));
   const server = await startStreamServer('auth0', events);
   try {
     globalThis.gc?.();
     const rss = new RssCheckpoints(events);
-    let best = { seconds: Infinity, payloadBytes: 0 };
-    const { peakRssMb } = await peakRssDuring(async () => {
-      for (let run = 0; run < runs; run++) {
-        const result = await ingestOnce(dir, server.url, events, durable, rss);
-        if (result.seconds < best.seconds) best = result;
-        // Each run's database is deleted as soon as it is measured: a million events fill a disk.
-        rmSync(dir, { recursive: true, force: true });
-        mkdirSync(dir);
-      }
-    });
-    return { events, ...best, peakRssMb, rss };
+    const { result, peakRssMb } = await peakRssDuring(() => ingestOnce(dir, server.url, events, durable, rss));
+    return { events, ...result, peakRssMb, rss };
   } finally {
     await server.close();
     rmSync(dir, { recursive: true, force: true });
@@ -215,18 +204,15 @@ export async function benchAuth0({ rss, ...sseSink }: Auth0Ingest, { durable = f
   try {
     globalThis.gc?.();
     const stream = normalizedStream(EVENTS);
-    // Raw and the ingester take turns, so that a slow spell of a shared machine slows both alike.
-    const rawFirst = await bestOf(1, () => writeRaw(dir, durable, stream));
-    const again = await ingestAuth0(EVENTS, { durable, runs: 1 });
-    const raw = Math.min(rawFirst, await bestOf(1, () => writeRaw(dir, durable, stream)));
+    const best = await bestInTurns(sseSink, () => bestOf(1, () => writeRaw(dir, durable, stream)), () => ingestAuth0(EVENTS, { durable }));
     const sample = durable ? NAIVE_SAMPLE_DURABLE : NAIVE_SAMPLE;
     const naive = writeNaive(dir, durable, stream.frames.slice(0, sample));
     const naiveSmallPages = writeNaive(dir, durable, stream.frames.slice(0, sample), SQLITE_DEFAULT_PAGE_BYTES);
     return {
       name: `Auth0 end-to-end${durable ? ' --durable' : ''}`,
       detail: `${EVENTS / 1000}k events via 127.0.0.1, 500/batch, synchronous=${durable ? 'FULL' : 'NORMAL'}; ${rss.describe()}`,
-      sseSink: again.seconds < sseSink.seconds ? { ...sseSink, seconds: again.seconds, payloadBytes: again.payloadBytes } : sseSink,
-      raw: { events: EVENTS, seconds: raw },
+      sseSink: { ...sseSink, seconds: best.ingest.seconds },
+      raw: { events: EVENTS, seconds: best.baselineSeconds },
       naive: { events: sample, seconds: naive },
       naiveSmallPages: { events: sample, seconds: naiveSmallPages },
       targets: { vsRaw: 0.5, vsNaive: durable ? 10 : 3 },

@@ -27,7 +27,7 @@ console.log(`sse-sink bench: ${machine.cores} cores (${machine.cpu}), Node ${mac
 let million: MillionResult | undefined;
 if (args.has('--million')) {
   console.log('Auth0 end-to-end, 1,000,000 events (peak RSS check)…');
-  const { rss, ...throughput } = await ingestAuth0(1_000_000, { runs: 1 });
+  const { rss, ...throughput } = await ingestAuth0(1_000_000);
   million = { throughput, rss: rss.describe(), targetPeakRssMb: 150 };
   console.log(`  ${Math.round(throughput.events / throughput.seconds)} events/s, peak RSS ${throughput.peakRssMb.toFixed(0)} MB; ${million.rss}`);
 }
