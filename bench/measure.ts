@@ -39,8 +39,8 @@ export async function bestOf(runs: number, work: () => unknown | Promise<unknown
 const TURNS = 3;
 
 /**
- * The best of three runs of a baseline and of the ingester, taken in turns (baseline, ingest,
- * baseline, ingest, baseline) so that a slow spell of a shared machine slows both alike. `first` is
+ * The best of `TURNS` runs of a baseline and of the ingester, taken in turns (baseline, ingest,
+ * baseline, ...) so that a slow spell of a shared machine slows both alike. `first` is
  * the ingest main.ts ran before any baseline, for a clean peak RSS: it is the ingester's first turn.
  */
 export async function bestInTurns<T extends { seconds: number }>(

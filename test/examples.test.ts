@@ -36,6 +36,11 @@ describe('how the recipes start node', () => {
     for (const [start, flags] of starts) expect(flags.trim().split(' '), start).toEqual(SERVICE_NODE_FLAGS);
   });
 
+  it('are the flags the benchmarks run with', () => {
+    const scripts = JSON.parse(readFileSync(fileURLToPath(new URL('../package.json', import.meta.url)), 'utf8')).scripts as Record<string, string>;
+    for (const flag of SERVICE_NODE_FLAGS) expect(scripts.bench).toContain(` ${flag} `);
+  });
+
   it('are flags this node accepts', () => {
     const cli = fileURLToPath(new URL('../dist/src/cli/main.js', import.meta.url));
     expect(execFileSync(process.execPath, [...SERVICE_NODE_FLAGS, cli, '--version'], { encoding: 'utf8' }).trim()).toMatch(/^\d+\.\d+\.\d+$/);
