@@ -59,7 +59,7 @@ function generatedFrame(i: number): ScriptFrame {
   return { event: type, id: offset, data: JSON.stringify({ offset, event }) };
 }
 
-/** The stream, generated as it is sent (100 frames per write) so that the server holds no copy of it. */
+/** The stream, 100 frames per write, generated lazily: a million events need not be held at once. */
 export function* streamSteps(events: number): Generator<ScriptStep> {
   yield { comment: 'connected' };
   let chunk = '';

@@ -69,7 +69,7 @@ function generatedMutation(i: number): GeneratedMutation {
   };
 }
 
-/** The stream, generated as it is sent so that the server holds no copy of it. */
+/** The stream, 100 frames per write, generated lazily like Auth0's. */
 export function* listenSteps(events: number): Generator<ScriptStep> {
   yield { frame: { event: 'welcome', data: '{"listenerName":"bench"}' } };
   let batch = '';

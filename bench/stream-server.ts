@@ -1,6 +1,6 @@
 // Serves a bench stream from a child process, as another machine would: the server's CPU time
-// (generating and encoding frames) and its memory are not the ingester's, and on two cores both
-// run at once.
+// and memory are not the ingester's. On two cores the sending still runs beside the ingester; the
+// generating is done before the server listens (stream-server-process.ts).
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
 
