@@ -13,9 +13,10 @@ const GENERATE_AHEAD_MAX_EVENTS = 200_000;
 
 const [kind, eventsArg] = process.argv.slice(2);
 const events = Number(eventsArg);
-const steps = (kind === 'auth0' ? streamSteps : listenSteps)(events);
-const generated = events <= GENERATE_AHEAD_MAX_EVENTS ? [...steps].map(encoded) : undefined;
-const server = await startSseTestServer(() => ({ status: 200, steps: generated ?? steps }));
+const stepsOf = kind === 'auth0' ? streamSteps : listenSteps;
+const generated = events <= GENERATE_AHEAD_MAX_EVENTS ? [...stepsOf(events)].map(encoded) : undefined;
+// Every request plays the whole stream from its start, as before: a generator is used up by one.
+const server = await startSseTestServer(() => ({ status: 200, steps: generated ?? stepsOf(events) }));
 process.send?.(server.url);
 
 function encoded(step: ScriptStep): ScriptStep {
