@@ -66,7 +66,11 @@ export async function runIngest(options: IngestOptions): Promise<IngestSummary> 
   const batchAgeMs = options.batchAgeMs ?? 200;
   const heartbeatFlushMs = options.heartbeatFlushMs ?? 1000;
 
-  const sink = options.sink ?? openDatabase({ path: options.dbPath, durable: options.durable });
+  // Opened here, the database gets the checkpoint thread the CLI's shared connection has: without
+  // it the ingester copies the WAL into the file inside its commits (~10% of a Sanity ingest).
+  const sink =
+    options.sink ??
+    openDatabase({ path: options.dbPath, durable: options.durable, backgroundCheckpoints: { onFailure: (message) => log.warn(message) } });
   let lease: Lease | undefined;
   try {
     const row = registerStream(sink, { name: options.stream, source: source.kind, definition: source.definition });
