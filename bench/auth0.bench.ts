@@ -119,6 +119,7 @@ function writeRaw(dir: string, durable: boolean, { frames, changes }: ReturnType
  * own transaction. Frames come from memory: no network, so the floor is if anything too high.
  */
 function writeNaive(dir: string, durable: boolean, frames: ScriptFrame[], pageBytes?: number): number {
+  const started = performance.now();
   const sink = freshDatabase(dir, 'naive', { durable, pageBytes });
   const writeRow = plainRowWriter(sink);
   const saveCursor = sink.sqlite.prepare(`UPDATE streams SET cursor = ? WHERE name = 'bench'`);
@@ -126,11 +127,9 @@ function writeNaive(dir: string, durable: boolean, frames: ScriptFrame[], pageBy
     writeRow(normalizeFrame(frame), frame.id);
     saveCursor.run(frame.id ?? null);
   });
-  const started = performance.now();
   for (const frame of frames) commitEvent(frame);
-  const seconds = (performance.now() - started) / 1000;
   sink.close();
-  return seconds;
+  return (performance.now() - started) / 1000;
 }
 
 /** `INSERT … ON CONFLICT DO UPDATE` per projection op, statements cached by shape. */

@@ -1,5 +1,8 @@
 // Small measuring tools shared by the benchmarks: a fresh database per measurement, best-of-N
 // timing (alone, or in turns with the ingester) and peak RSS sampling.
+//
+// Every run is timed from opening its database to closing it, baselines as the ingester: its run
+// migrates a new file and, at close, folds what is left in the WAL into the file, so theirs must too.
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { openDatabase, type SinkDatabase } from '../src/store/database.js';

@@ -115,16 +115,15 @@ function plainRowWriter(sink: SinkDatabase): (row: GeneratedMutation) => void {
   };
 }
 
-/** The ceiling: the same rows, prepared statements, one transaction, nothing else. */
+/** The ceiling: the same rows, prepared statements, one transaction, nothing else; timed from open to close. */
 function rawWriteSeconds(dir: string): number {
-  const sink = freshDatabase(dir, 'raw');
-  const writeRow = plainRowWriter(sink);
   const rows = Array.from({ length: MUTATIONS }, (_, i) => generatedMutation(i));
   const started = performance.now();
+  const sink = freshDatabase(dir, 'raw');
+  const writeRow = plainRowWriter(sink);
   sink.sqlite.transaction(() => rows.forEach(writeRow))();
-  const seconds = (performance.now() - started) / 1000;
   sink.close();
-  return seconds;
+  return (performance.now() - started) / 1000;
 }
 
 /**
@@ -132,21 +131,20 @@ function rawWriteSeconds(dir: string): number {
  * own transaction. Frames come from memory: no network, so the floor is if anything too high.
  */
 function naiveWriteSeconds(dir: string, pageBytes?: number): number {
+  const rows = Array.from({ length: NAIVE_SAMPLE }, (_, i) => generatedMutation(i));
+  const started = performance.now();
   const sink = freshDatabase(dir, 'naive', { pageBytes });
   const writeRow = plainRowWriter(sink);
   const saveCursor = sink.sqlite.prepare(`UPDATE streams SET cursor = ? WHERE name = 'bench'`);
-  const rows = Array.from({ length: NAIVE_SAMPLE }, (_, i) => generatedMutation(i));
   const commitMutation = sink.sqlite.transaction((row: GeneratedMutation) => {
     // A naive ingester reads each frame too; the rows it writes are the raw baseline's.
     JSON.parse(row.data);
     writeRow(row);
     saveCursor.run(row.eventId);
   });
-  const started = performance.now();
   rows.forEach((row) => commitMutation(row));
-  const seconds = (performance.now() - started) / 1000;
   sink.close();
-  return seconds;
+  return (performance.now() - started) / 1000;
 }
 
 export interface SanityIngest {
