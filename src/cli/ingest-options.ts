@@ -2,10 +2,9 @@
 // signal handling. Sources add only their own flags and build their Source.
 import type { Argv } from 'yargs';
 import { UsageError } from '../errors.js';
-import { runIngest, type IngestSummary } from '../ingest/run-ingest.js';
+import { openIngestDatabase, runIngest, type IngestSummary } from '../ingest/run-ingest.js';
 import { canonicalTime } from '../normalize/time.js';
 import type { Source } from '../sources/source.js';
-import { openDatabase } from '../store/database.js';
 import type { NormalizeResult } from '../normalize/change.js';
 import type { StoredEvent } from '../store/rebuild.js';
 import type { ConfigKeys } from './config-file.js';
@@ -190,7 +189,7 @@ export async function runIngestPlans(plans: IngestPlan[], { db, durable, observe
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    const sink = openDatabase({ path: db, durable, backgroundCheckpoints: { onFailure: (message) => observation.log.warn(message) } });
+    const sink = openIngestDatabase(db, { durable, log: observation.log });
     try {
       // Settled, not all: the streams a failure stopped still commit their open batches before close.
       const results = await Promise.allSettled(plans.map((plan) => runPlan(plan, observation.hooksFor(plan.checked.stream, { source: plan.source.kind }))));

@@ -60,17 +60,22 @@ export interface IngestSummary {
   batches: number;
 }
 
+/**
+ * Opens the database as every ingester writes it (the CLI's shared connection, or runIngest's own):
+ * with the checkpoint thread, without which commits copy the WAL into the file themselves (~10% of
+ * a Sanity ingest). A failed thread is logged and the writer checkpoints again.
+ */
+export function openIngestDatabase(path: string, { durable = false, log }: { durable?: boolean; log: Logger }): SinkDatabase {
+  return openDatabase({ path, durable, backgroundCheckpoints: { onFailure: (message) => log.warn(message) } });
+}
+
 export async function runIngest(options: IngestOptions): Promise<IngestSummary> {
   const { source, log } = options;
   const batchSize = options.batchSize ?? 500;
   const batchAgeMs = options.batchAgeMs ?? 200;
   const heartbeatFlushMs = options.heartbeatFlushMs ?? 1000;
 
-  // Opened here, the database gets the checkpoint thread the CLI's shared connection has: without
-  // it the ingester copies the WAL into the file inside its commits (~10% of a Sanity ingest).
-  const sink =
-    options.sink ??
-    openDatabase({ path: options.dbPath, durable: options.durable, backgroundCheckpoints: { onFailure: (message) => log.warn(message) } });
+  const sink = options.sink ?? openIngestDatabase(options.dbPath, { durable: options.durable, log });
   let lease: Lease | undefined;
   try {
     const row = registerStream(sink, { name: options.stream, source: source.kind, definition: source.definition });
