@@ -10,6 +10,7 @@ import { runIngest } from '../src/ingest/run-ingest.js';
 import { createLogger } from '../src/log.js';
 import type { NormalizeResult } from '../src/normalize/change.js';
 import { normalizeAuth0Event } from '../src/normalize/auth0.js';
+import { memberTexts } from '../src/normalize/json-members.js';
 import { normalizeSanityMutation } from '../src/normalize/sanity.js';
 import { canonicalTime } from '../src/normalize/time.js';
 import { SanitySource } from '../src/sources/sanity/source.js';
@@ -750,6 +751,40 @@ describe('normalizers, fuzzed', () => {
         }
       }),
       { seed, numRuns: runs(5000) },
+    );
+  });
+
+  it('find the text of named members of any JSON object, with any spacing and escaped or repeated keys, as JSON.parse reads them', () => {
+    const names = ['result', 'mutations', 'previous'] as const;
+    const space = fc.constantFrom('', ' ', '\n', '\t', '\r\n  ');
+    // A name's first letter written as \u0072 and the like: JSON.parse reads the same key.
+    const escapedKey = (key: string) => `"\\u${key.charCodeAt(0).toString(16).padStart(4, '0')}${JSON.stringify(key.slice(1)).slice(1)}`;
+    const member = fc.record({
+      key: fc.oneof(oddText, fc.constantFrom(...names)),
+      escaped: fc.boolean(),
+      value: anyJson,
+      pretty: fc.boolean(),
+      spaces: fc.tuple(space, space, space, space),
+    });
+    fc.assert(
+      fc.property(fc.array(member, { maxLength: 6 }), space, (members, end) => {
+        const text = `{${members
+          .map(({ key, escaped, value, pretty, spaces: [a, b, c, d] }) =>
+            `${a}${escaped && key !== '' ? escapedKey(key) : JSON.stringify(key)}${b}:${c}${jsonText(value, pretty)}${d}`)
+          .join(',')}${end}}`;
+        const parsed = JSON.parse(text) as JsonObject;
+        const found = memberTexts(text, names);
+        for (const name of names) {
+          if (!Object.hasOwn(parsed, name)) {
+            expect(found[name]).toBeUndefined();
+            continue;
+          }
+          expect(text).toContain(found[name]);
+          expect(found[name]).toBe(found[name]!.trim());
+          expect(JSON.parse(found[name]!)).toEqual(parsed[name]);
+        }
+      }),
+      { seed, numRuns: runs(2000) },
     );
   });
 

@@ -80,6 +80,17 @@ describe('normalizing a listen mutation event', () => {
     ]);
   });
 
+  it('stores the result, the mutations and the previous version as the upstream sent them, not serialized again', () => {
+    const result = '{ "_id": "post-1", "_type": "post", "price": 1.50, "title": "caf\\u00e9" }';
+    const mutations = '[ {"patch": {"id": "post-1", "set": {"price": 1.50}}} ]';
+    const previous = '{"_id":"post-1","_type":"post","price":1.0}';
+    const data = `{"documentId":"post-1","transactionId":"tx2","transition":"update","timestamp":"2026-01-01T00:00:00Z",
+      "mutations": ${mutations}, "result": ${result}, "previous": ${previous}, "previousRev": "tx1", "resultRev": "tx2"}`;
+    const change = normalized(normalizeSanityMutation(data));
+    expect(change.details?.[0].values).toMatchObject({ result, mutations, previous });
+    expect(change.projections[0]).toMatchObject({ values: { result } });
+  });
+
   it('marks a disappeared release version deleted and keeps the result and type it had', () => {
     const change = normalized(normalizeSanityMutation(fixture('mutation-disappear-version.json')));
     expect(change.history.type).toBe('mutation.disappear');

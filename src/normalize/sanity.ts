@@ -1,6 +1,7 @@
 // Pure Sanity normalization: one listen `mutation` event (or one document's part of a History API
 // transaction, rebuilt into the same shape) to its `events` row, `document_mutations` row and `documents` put.
 import type { ColumnValues, NormalizeFailure, NormalizeResult, ProjectionOp } from './change.js';
+import { memberTexts } from './json-members.js';
 import { canonicalTime } from './time.js';
 
 export type Transition = 'appear' | 'update' | 'disappear';
@@ -121,9 +122,12 @@ export function parseMutationEvent(data: string): ParsedMutationEvent | Normaliz
   return checkMutationEvent(value);
 }
 
+// Stored as the upstream sent them (sliced from `data`, not serialized again): they are most of a frame.
+const STORED_AS_SENT = ['mutations', 'result', 'previous'] as const;
+
 /**
  * Normalizes a parsed mutation event (the reader parses every frame once, to follow revisions and
- * times, and hands the result on); `data` is the text stored as the history payload.
+ * times, and hands the result on); `data`, the text it was parsed from, is the history payload.
  */
 export function normalizeSanityMutationEvent(parsed: ParsedMutationEvent | NormalizeFailure, data: string): NormalizeResult {
   if ('error' in parsed) return parsed;
@@ -132,7 +136,8 @@ export function normalizeSanityMutationEvent(parsed: ParsedMutationEvent | Norma
   const docType = documentType(event);
   const { idKind, publishedId, releaseId } = parseDocumentId(event.documentId);
   const disappeared = event.transition === 'disappear';
-  const result = isRecord(event.result) ? JSON.stringify(event.result) : null;
+  const sent = memberTexts(data, STORED_AS_SENT);
+  const result = isRecord(event.result) ? sent.result! : null;
 
   const detail: ColumnValues = {
     event_id: eventId,
@@ -145,9 +150,9 @@ export function normalizeSanityMutationEvent(parsed: ParsedMutationEvent | Norma
     identity: event.identity ?? null,
     visibility: event.visibility ?? null,
     timestamp: occurredAt,
-    mutations: event.mutations === undefined ? null : JSON.stringify(event.mutations),
+    mutations: event.mutations === undefined ? null : sent.mutations!,
     result,
-    previous: isRecord(event.previous) ? JSON.stringify(event.previous) : null,
+    previous: isRecord(event.previous) ? sent.previous! : null,
     origin: event.origin ?? 'listen',
   };
 
