@@ -99,15 +99,34 @@ describe('batch writer', () => {
     expect(sink.sqlite.prepare('SELECT count(*) AS n FROM events').get()).toEqual({ n: 0 });
   });
 
+  const doc = (eventId: string, rev: string, previous: string | null, time: string, publishedId = 'd1'): NormalizedChange => ({
+    history: { eventId, type: 'mutation', subjectKind: 'document', subjectId: 'd1', occurredAt: time, payload: '{}', projected: true },
+    projections: [{
+      op: 'put', table: 'documents', key: { document_id: 'd1' },
+      values: { rev }, derived: { id_kind: 'published', published_id: publishedId }, expect: { column: 'rev', value: previous },
+    }],
+  });
+
+  it('writes derived columns when it creates a row and never changes them after', () => {
+    const { sink, writer } = openTestStream();
+    writer.commit(batchOf([doc('tx1#d1', 'r1', null, T1)], 'c1'));
+    const update = writer.commit(batchOf([doc('tx2#d1', 'r2', 'r1', T2, 'not-d1')], 'c2'));
+    expect(update.revisionMismatches).toEqual([]);
+    expect(sink.sqlite.prepare('SELECT rev, id_kind, published_id FROM documents').all()).toEqual([
+      { rev: 'r2', id_kind: 'published', published_id: 'd1' },
+    ]);
+  });
+
+  it('lets no older event overwrite a document, even one that continues the stored revision', () => {
+    const { sink, writer } = openTestStream();
+    writer.commit(batchOf([doc('tx2#d1', 'r2', null, T2)], 'c1'));
+    const late = writer.commit(batchOf([doc('tx0#d1', 'r-late', 'r2', T1)], 'c2'));
+    expect(late.revisionMismatches).toEqual([]);
+    expect(sink.sqlite.prepare('SELECT rev, event_time FROM documents').all()).toEqual([{ rev: 'r2', event_time: T2 }]);
+  });
+
   it('records a revision mismatch as an open gap', () => {
     const { sink, writer } = openTestStream();
-    const doc = (eventId: string, rev: string, previous: string | null, time: string): NormalizedChange => ({
-      history: { eventId, type: 'mutation', subjectKind: 'document', subjectId: 'd1', occurredAt: time, payload: '{}', projected: true },
-      projections: [{
-        op: 'put', table: 'documents', key: { document_id: 'd1' },
-        values: { id_kind: 'published', published_id: 'd1', rev }, expect: { column: 'rev', value: previous },
-      }],
-    });
     writer.commit(batchOf([doc('tx1#d1', 'r1', null, T1)], 'c1'));
     const result = writer.commit(batchOf([doc('tx3#d1', 'r3', 'r2', T2)], 'c2'));
     expect(result.revisionMismatches).toEqual([

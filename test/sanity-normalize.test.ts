@@ -66,15 +66,13 @@ describe('normalizing a listen mutation event', () => {
         table: 'documents',
         key: { document_id: 'drafts.post-1' },
         values: {
-          id_kind: 'draft',
-          published_id: 'post-1',
-          release_id: null,
           rev: 'lqgiok-skp-eja-k6z-9wrng7k5e',
           updated_at: '2017-11-22T10:24:01.801339Z',
           deleted_at: null,
           doc_type: 'post',
           result: JSON.stringify(event.result),
         },
+        derived: { id_kind: 'draft', published_id: 'post-1', release_id: null },
         expect: { column: 'rev', value: 'r1-previous' },
       },
     ]);
@@ -99,13 +97,11 @@ describe('normalizing a listen mutation event', () => {
       table: 'documents',
       key: { document_id: 'versions.rSpring.post-1' },
       values: {
-        id_kind: 'version',
-        published_id: 'post-1',
-        release_id: 'rSpring',
         rev: 'tx-del-9',
         updated_at: '2017-11-22T11:00:00.500000Z',
         deleted_at: '2017-11-22T11:00:00.500000Z',
       },
+      derived: { id_kind: 'version', published_id: 'post-1', release_id: 'rSpring' },
       expect: { column: 'rev', value: 'tx-ver-3' },
     });
     expect(change.details?.[0].values).toMatchObject({ doc_type: null, result: null, previous: null, visibility: 'query' });
@@ -119,14 +115,12 @@ describe('normalizing a listen mutation event', () => {
       table: 'documents',
       key: { document_id: 'author-7' },
       values: {
-        id_kind: 'published',
-        published_id: 'author-7',
-        release_id: null,
         rev: 'tx-new-1',
         updated_at: '2017-11-22T11:00:00.000000Z',
         deleted_at: null,
         doc_type: 'author',
       },
+      derived: { id_kind: 'published', published_id: 'author-7', release_id: null },
     });
   });
 

@@ -34,6 +34,11 @@ export type ProjectionOp =
       table: ProjectionTable;
       key: ColumnValues;
       values: ColumnValues;
+      /**
+       * Columns that follow from the key (a draft's published id): written when the row is
+       * created and never again, so an update leaves their indexes alone.
+       */
+      derived?: ColumnValues;
       expect?: { column: string; value: string | null };
     }
   /** Delete the row and leave a tombstone (a membership removed). */

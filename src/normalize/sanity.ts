@@ -157,9 +157,6 @@ export function normalizeSanityMutationEvent(parsed: ParsedMutationEvent | Norma
   };
 
   const values: ColumnValues = {
-    id_kind: idKind,
-    published_id: publishedId,
-    release_id: releaseId,
     // A document's _rev is the id of the transaction that last changed it.
     rev: event.resultRev ?? event.transactionId,
     updated_at: occurredAt,
@@ -169,7 +166,8 @@ export function normalizeSanityMutationEvent(parsed: ParsedMutationEvent | Norma
   if (docType !== null) values.doc_type = docType;
   if (!disappeared && result !== null) values.result = result;
 
-  const put: ProjectionOp = { op: 'put', table: 'documents', key: { document_id: event.documentId }, values };
+  const derived: ColumnValues = { id_kind: idKind, published_id: publishedId, release_id: releaseId };
+  const put: ProjectionOp = { op: 'put', table: 'documents', key: { document_id: event.documentId }, values, derived };
   // An `appear` may follow changes we were never shown (the document did not match the filter):
   // only updates and disappearances are expected to continue the revision we hold.
   if (event.transition !== 'appear' && typeof event.previousRev === 'string') {

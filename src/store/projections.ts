@@ -53,17 +53,20 @@ export class ProjectionApplier {
   private put(op: Extract<ProjectionOp, { op: 'put' }>, order: WriteOrder): RevisionMismatch | undefined {
     const { keyColumns, keyValues } = this.rowKey(op.key);
     if (this.isTombstoneNewer(op.table, keyValues, order)) return undefined;
-    const mismatch = op.expect ? this.checkExpected(op, keyColumns, keyValues, order) : undefined;
     const valueColumns = Object.keys(op.values);
-    const statement = this.statement(`put:${op.table}:${keyColumns.join(',')}:${valueColumns.join(',')}`, () => {
-      const allColumns = [...keyColumns, ...valueColumns, 'event_time', 'event_seq'].map(checkIdentifier);
-      const updates = [...Object.keys(op.values), 'event_time', 'event_seq'].map((c) => `${c} = excluded.${c}`);
+    if (op.expect && this.updateIfExpected(op, keyColumns, keyValues, valueColumns, order)) return undefined;
+    const mismatch = op.expect ? this.checkExpected(op, keyColumns, keyValues, order) : undefined;
+    const derived = op.derived ?? {};
+    const derivedColumns = Object.keys(derived);
+    const statement = this.statement(`put:${op.table}:${keyColumns.join(',')}:${derivedColumns.join(',')}:${valueColumns.join(',')}`, () => {
+      const allColumns = [...keyColumns, ...derivedColumns, ...valueColumns, 'event_time', 'event_seq'].map(checkIdentifier);
+      const updates = [...valueColumns, 'event_time', 'event_seq'].map((c) => `${c} = excluded.${c}`);
       return `INSERT INTO ${checkIdentifier(op.table)} (${allColumns.join(', ')})
         VALUES (${allColumns.map(() => '?').join(', ')})
         ON CONFLICT (${keyColumns.join(', ')}) DO UPDATE SET ${updates.join(', ')}
         WHERE (excluded.event_time, excluded.event_seq) > (${op.table}.event_time, ${op.table}.event_seq)`;
     });
-    statement.run(...keyValues, ...Object.values(op.values).map(toSql), order.eventTime, order.eventSeq);
+    statement.run(...keyValues, ...Object.values(derived).map(toSql), ...Object.values(op.values).map(toSql), order.eventTime, order.eventSeq);
     return mismatch;
   }
 
@@ -95,6 +98,27 @@ export class ProjectionApplier {
       () => `SELECT 1 FROM projection_tombstones WHERE table_name = ? AND row_key = ? AND (event_time, event_seq) > (?, ?)`,
     ).get(table, JSON.stringify(keyValues), order.eventTime, order.eventSeq);
     return row !== undefined;
+  }
+
+  /**
+   * The common case of a `put` with `expect`, in one statement: the row is there, older, and holds
+   * the expected value. False when it is not (nothing was written): the caller finds out why.
+   */
+  private updateIfExpected(
+    op: Extract<ProjectionOp, { op: 'put' }>,
+    keyColumns: string[],
+    keyValues: SqlValue[],
+    valueColumns: string[],
+    order: WriteOrder,
+  ): boolean {
+    const expect = op.expect!;
+    const update = this.statement(`update-expected:${op.table}:${expect.column}:${keyColumns.join(',')}:${valueColumns.join(',')}`, () => {
+      const updates = [...valueColumns, 'event_time', 'event_seq'].map((c) => `${checkIdentifier(c)} = ?`);
+      return `UPDATE ${checkIdentifier(op.table)} SET ${updates.join(', ')}
+        WHERE ${whereKey(keyColumns)} AND (event_time, event_seq) < (?, ?) AND ${checkIdentifier(expect.column)} = ?`;
+    });
+    const values = Object.values(op.values).map(toSql);
+    return update.run(...values, order.eventTime, order.eventSeq, ...keyValues, order.eventTime, order.eventSeq, expect.value).changes === 1;
   }
 
   private checkExpected(
