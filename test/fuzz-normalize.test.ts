@@ -788,6 +788,15 @@ describe('normalizers, fuzzed', () => {
     );
   });
 
+  it('answer, and only with slices of the text, when asked for the members of text that is not a JSON object', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string(), oddText.map((t) => `{"result":${t}`), fc.constant('{"result":[{"a":"b\\"')), (text) => {
+        for (const found of Object.values(memberTexts(text, ['result', 'mutations']))) expect(text).toContain(found);
+      }),
+      { seed, numRuns: runs(2000) },
+    );
+  });
+
   it('never throw for any text, and answer a dead-letter reason or rows the store can write', () => {
     fc.assert(
       fc.property(fc.string(), fc.oneof(fc.string({ unit: 'binary' }), fc.string(), oddText), (frameEvent, data) => {

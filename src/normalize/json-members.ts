@@ -13,7 +13,7 @@ const COMMA = 0x2c;
 /**
  * The text of each of `names` that is a member of the object `json`, the last one where a name
  * repeats (as JSON.parse keeps the last). `json` must be text that JSON.parse accepted as an
- * object: it is not validated again.
+ * object: it is not validated again. (Other text gives some slices of it, and always an answer.)
  */
 export function memberTexts<Name extends string>(json: string, names: readonly Name[]): Partial<Record<Name, string>> {
   const found: Partial<Record<Name, string>> = {};
@@ -40,10 +40,18 @@ function nameAt<Name extends string>(json: string, start: number, end: number, n
   // A key written with escapes (`"res\u0075lt"`) is still that name.
   for (let i = start + 1; i < end - 1; i++) {
     if (json.charCodeAt(i) !== BACKSLASH) continue;
-    const key = JSON.parse(json.slice(start, end)) as string;
+    const key = decodedKey(json.slice(start, end));
     return names.find((name) => name === key);
   }
   return undefined;
+}
+
+function decodedKey(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Where the value starting at `at` ends (one past its last character). */
@@ -53,6 +61,7 @@ function valueEndAt(json: string, at: number): number {
   if (first !== OPEN_BRACE && first !== OPEN_BRACKET) return primitiveEnd(json, at);
   let depth = 0;
   let i = at;
+  const end = json.length;
   do {
     const c = json.charCodeAt(i);
     if (c === QUOTE) {
@@ -62,15 +71,15 @@ function valueEndAt(json: string, at: number): number {
     if (c === OPEN_BRACE || c === OPEN_BRACKET) depth++;
     else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) depth--;
     i++;
-  } while (depth > 0);
+  } while (depth > 0 && i < end);
   return i;
 }
 
 /** One past the closing quote of the string whose opening quote is at `at`. */
 function stringEnd(json: string, at: number): number {
   let quote = json.indexOf('"', at + 1);
-  while (json.charCodeAt(quote - 1) === BACKSLASH && escapedQuote(json, quote)) quote = json.indexOf('"', quote + 1);
-  return quote + 1;
+  while (quote !== -1 && json.charCodeAt(quote - 1) === BACKSLASH && escapedQuote(json, quote)) quote = json.indexOf('"', quote + 1);
+  return quote === -1 ? json.length : quote + 1;
 }
 
 /** A quote is escaped when an odd number of backslashes stands before it. */
@@ -80,14 +89,14 @@ function escapedQuote(json: string, quote: number): boolean {
   return backslashes % 2 === 1;
 }
 
-/** A number, true, false or null ends at the first delimiter or space after it (in an object, one follows). */
+/** A number, true, false or null ends at the first delimiter or space after it. */
 function primitiveEnd(json: string, at: number): number {
   let i = at;
-  for (;;) {
+  for (; i < json.length; i++) {
     const c = json.charCodeAt(i);
-    if (c === COMMA || c === CLOSE_BRACE || c === CLOSE_BRACKET || isSpace(c)) return i;
-    i++;
+    if (c === COMMA || c === CLOSE_BRACE || c === CLOSE_BRACKET || isSpace(c)) break;
   }
+  return i;
 }
 
 function skipSpace(json: string, at: number): number {
