@@ -4,7 +4,7 @@
 import { setMaxListeners } from 'node:events';
 import { UpstreamStopError, UsageError } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import type { NormalizeResult } from '../../normalize/change.js';
+import type { NormalizeFailure, NormalizeResult } from '../../normalize/change.js';
 import {
   mutationEventId,
   normalizeSanityMutationEvent,
@@ -100,7 +100,13 @@ const CATCH_UP_PAGE = 100;
 export class SanitySource implements Source {
   readonly kind = 'sanity' as const;
   readonly definition: Record<string, unknown>;
-  private readonly parsed = new WeakMap<UpstreamEvent, ParsedMutationEvent>();
+  /**
+   * The event last yielded and its parse, which normalize() takes over: the runner normalizes each
+   * event before it reads the next, so every frame is parsed once. (A WeakMap of every event read
+   * did the same, and its garbage collection took a quarter of the reader's CPU.)
+   */
+  private lastYielded: UpstreamEvent | undefined;
+  private lastParsed: ParsedMutationEvent | NormalizeFailure | undefined;
   /** Revisions seen in this process (they may not be committed yet), overriding the store's. */
   private readonly revisions = new Map<string, KnownRevision>();
   private readonly repairs: RevisionGap[] = [];
@@ -115,7 +121,8 @@ export class SanitySource implements Source {
   }
 
   normalize(event: UpstreamEvent): NormalizeResult {
-    return normalizeSanityMutationEvent(this.parsed.get(event) ?? parseMutationEvent(event.data), event.data);
+    const parsed = event === this.lastYielded && this.lastParsed ? this.lastParsed : parseMutationEvent(event.data);
+    return normalizeSanityMutationEvent(parsed, event.data);
   }
 
   /** Revision mismatches found by the writer are repaired from the History API by the reader. */
@@ -203,8 +210,8 @@ export class SanitySource implements Source {
     const event = 'error' in parsed ? null : parsed.event;
     const cursor = meaning.id ?? (event ? mutationEventId(event.transactionId, event.documentId) : null);
     const item: UpstreamEvent = { kind: 'event', frameEvent: 'mutation', data: meaning.data, cursor };
+    this.handOver(item, parsed);
     if (!('error' in parsed)) {
-      this.parsed.set(item, parsed);
       this.remember(parsed.event);
       advanceCompleteThrough(state, parsed.occurredAt);
     }
@@ -403,9 +410,14 @@ export class SanitySource implements Source {
   private upstreamEvent(event: SanityMutationEvent, movesCursor: boolean): UpstreamEvent {
     const cursor = movesCursor ? mutationEventId(event.transactionId, event.documentId) : null;
     const item: UpstreamEvent = { kind: 'event', frameEvent: 'mutation', data: JSON.stringify(event), cursor };
-    this.parsed.set(item, { event, occurredAt: canonicalTime(event.timestamp)! });
+    this.handOver(item, { event, occurredAt: canonicalTime(event.timestamp)! });
     this.remember(event);
     return item;
+  }
+
+  private handOver(item: UpstreamEvent, parsed: ParsedMutationEvent | NormalizeFailure): void {
+    this.lastYielded = item;
+    this.lastParsed = parsed;
   }
 
   private remember(event: SanityMutationEvent): void {
