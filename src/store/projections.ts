@@ -108,9 +108,8 @@ export class ProjectionApplier {
   private isTombstoneNewer(table: ProjectionTable, keyValues: SqlValue[], order: WriteOrder): boolean {
     let hasTombstones = this.hasTombstones.get(table);
     if (hasTombstones === undefined) {
-      hasTombstones =
-        this.statement('any-tombstone', 'projection_tombstones', [], () => 'SELECT 1 FROM projection_tombstones WHERE table_name = ? LIMIT 1').get(table) !==
-        undefined;
+      const anyTombstone = this.statement('any-tombstone', 'projection_tombstones', [], () => 'SELECT 1 FROM projection_tombstones WHERE table_name = ? LIMIT 1');
+      hasTombstones = anyTombstone.get(table) !== undefined;
       this.hasTombstones.set(table, hasTombstones);
     }
     if (!hasTombstones) return false;
