@@ -100,6 +100,10 @@ describe('Sanity listen frames', () => {
     expect(interpretFrame(frame('mutation', '{"a":1}', 'tx#doc'))).toEqual({ kind: 'mutation', data: '{"a":1}', id: 'tx#doc' });
   });
 
+  it('takes an empty id: line for no id, as the Auth0 frames do: it is nothing to resume from', () => {
+    expect(interpretFrame(frame('mutation', '{"a":1}', ''))).toEqual({ kind: 'mutation', data: '{"a":1}', id: null });
+  });
+
   it.each([
     ['{"message":"Unfortunate error"}', 'Unfortunate error', false],
     ['{"error":{"description":"unexpected token \\"]\\", expected expression","type":"queryParseError"}}', 'unexpected token "]", expected expression', true],

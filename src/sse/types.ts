@@ -15,6 +15,11 @@ export interface SseFrame {
   oversize?: { bytes: number; preview: string };
 }
 
+/** The frame's `id:` as a cursor to resume from: an empty `id:` line only clears SSE's last-event-id. */
+export function resumableId(frame: SseFrame): string | null {
+  return frame.id ? frame.id : null;
+}
+
 /** The dead-letter reason of an oversize frame. */
 export function oversizeReason(oversize: NonNullable<SseFrame['oversize']>): string {
   return `frame of ${oversize.bytes} bytes is larger than --max-frame-bytes allows; only its start is kept`;

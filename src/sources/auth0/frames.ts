@@ -1,6 +1,6 @@
 // What one Auth0 Events API frame means: an event to store, a cursor-only heartbeat, an `error`
 // frame that ends the connection, or something unreadable to dead-letter. Pure.
-import { oversizeReason, type SseFrame } from '../../sse/types.js';
+import { oversizeReason, resumableId, type SseFrame } from '../../sse/types.js';
 
 export type Auth0Frame =
   /** An event: `data` is stored as received; `cursor` is the frame's `id:` (= `data.offset`). */
@@ -20,27 +20,22 @@ export function interpretAuth0Frame(frame: SseFrame): Auth0Frame {
       type: frame.event,
       raw: frame.oversize.preview,
       reason: oversizeReason(frame.oversize),
-      cursor: idOf(frame),
+      cursor: resumableId(frame),
     };
   }
   switch (frame.event) {
     case 'offset-only': {
-      const cursor = idOf(frame) ?? offsetIn(frame.data);
+      const cursor = resumableId(frame) ?? offsetIn(frame.data);
       return cursor ? { kind: 'heartbeat', cursor } : { kind: 'ignored' };
     }
     case 'error': {
       const { code, message, offset } = describeErrorFrame(frame.data);
-      return { kind: 'error', code, message, cursor: offset ?? idOf(frame) };
+      return { kind: 'error', code, message, cursor: offset ?? resumableId(frame) };
     }
     default:
       // The id is the cursor; reading `data.offset` is the fallback for a server that omits `id:`.
-      return { kind: 'event', type: frame.event, data: frame.data, cursor: idOf(frame) ?? offsetIn(frame.data) };
+      return { kind: 'event', type: frame.event, data: frame.data, cursor: resumableId(frame) ?? offsetIn(frame.data) };
   }
-}
-
-// An empty `id:` line only clears the SSE last-event-id: it is not a cursor to resume from.
-function idOf(frame: SseFrame): string | null {
-  return frame.id ? frame.id : null;
 }
 
 /** `{"error": {"code", "message", "offset"?}}`, read loosely: any other body becomes the message. */

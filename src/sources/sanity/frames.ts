@@ -1,6 +1,6 @@
 // What one listen frame means: a greeting (welcome, welcomeback, reset), a mutation, an error the
 // server reports (channelError), an order to stop (disconnect), or padding. Pure.
-import { oversizeReason, type SseFrame } from '../../sse/types.js';
+import { oversizeReason, resumableId, type SseFrame } from '../../sse/types.js';
 
 export type SanityFrame =
   /** `welcome`: a fresh live listener; nothing was replayed. */
@@ -20,7 +20,7 @@ export type SanityFrame =
 
 export function interpretFrame(frame: SseFrame): SanityFrame {
   if (frame.oversize) {
-    return { kind: 'oversize', event: frame.event, id: frame.id ?? null, preview: frame.oversize.preview, reason: oversizeReason(frame.oversize) };
+    return { kind: 'oversize', event: frame.event, id: resumableId(frame), preview: frame.oversize.preview, reason: oversizeReason(frame.oversize) };
   }
   switch (frame.event) {
     case 'welcome':
@@ -30,7 +30,7 @@ export function interpretFrame(frame: SseFrame): SanityFrame {
     case 'reset':
       return { kind: 'reset' };
     case 'mutation':
-      return { kind: 'mutation', data: frame.data, id: frame.id ?? null };
+      return { kind: 'mutation', data: frame.data, id: resumableId(frame) };
     case 'channelError':
       return { kind: 'channelError', ...describeChannelError(parseJson(frame.data), frame.data) };
     case 'disconnect':
