@@ -1,7 +1,7 @@
 // `sse-sink ingest sanity`: its flags, their validation (before the database is touched), and
 // the Sanity source built from them, with a read-only view of the store for catch-ups.
 import { UsageError } from '../errors.js';
-import { normalizeSanityMutationEvent, parseMutationEvent, type KnownRevision } from '../normalize/sanity.js';
+import { normalizeSanityMutation, type KnownRevision } from '../normalize/sanity.js';
 import { openDatabaseReadOnly } from '../store/database.js';
 import { SanitySource, type RevisionGap, type SanityStoreView } from '../sources/sanity/source.js';
 import {
@@ -189,7 +189,7 @@ export const sanityCli: SourceCli<SanityIngestArgs> = {
     });
     return { checked, source };
   },
-  normalizeStored: ({ payload }) => normalizeSanityMutationEvent(parseMutationEvent(payload), payload),
+  normalizeStored: ({ payload }) => normalizeSanityMutation(payload),
 };
 
 function checkChoice<T extends string>(value: string, choices: readonly T[], flag: string): T {
