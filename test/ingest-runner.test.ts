@@ -9,6 +9,7 @@ import { createLogger } from '../src/log.js';
 import type { NormalizeResult } from '../src/normalize/change.js';
 import type { ReadContext, Source } from '../src/sources/source.js';
 import type { SourceEvent } from '../src/sources/source-event.js';
+import type { ConnectionEvent } from '../src/sse/types.js';
 import { openDatabase } from '../src/store/database.js';
 import { cliPath, tempDir } from './helpers/cli.js';
 import { userChange } from './helpers/store.js';
@@ -20,16 +21,20 @@ function event(i: number): SourceEvent {
   return { kind: 'event', frameEvent: 'user.updated', data: JSON.stringify({ i }), cursor: `c${i}` };
 }
 
-/** A source that plays `script` (events, heartbeats, pauses), then idles until aborted. */
-function scriptedSource(script: (SourceEvent | { pause: number } | { fail: Error })[], idleForever = true): Source {
+type ScriptStep = SourceEvent | { pause: number } | { fail: Error } | { connection: ConnectionEvent };
+
+/** A source that reports a connection open, plays `script` (events, heartbeats, pauses), then idles until aborted. */
+function scriptedSource(script: ScriptStep[], idleForever = true): Source {
   return {
     kind: 'auth0',
     definition: { scripted: true },
-    async *read({ signal }: ReadContext) {
+    async *read({ signal, onConnectionEvent }: ReadContext) {
+      onConnectionEvent?.({ type: 'open', attempt: 0, status: 200 });
       for (const step of script) {
         if (signal.aborted) return;
         if ('pause' in step) await sleep(step.pause);
         else if ('fail' in step) throw step.fail;
+        else if ('connection' in step) onConnectionEvent?.(step.connection);
         else yield step;
       }
       while (idleForever && !signal.aborted) await sleep(5);
@@ -97,6 +102,28 @@ describe('ingest runner', () => {
     const summary = await runIngest(opts);
     expect(summary).toMatchObject({ stopReason: 'until-idle', inserted: 2 });
     expect(readDb(opts.dbPath)).toMatchObject({ events: 2, stream: { cursor: 'h1', state_reason: 'until-idle' } });
+  });
+
+  it('--until-idle does not count time spent disconnected or waiting to reconnect', async () => {
+    const retrying: ConnectionEvent = { type: 'retrying', attempt: 1, delayMs: 600, status: 503, reason: 'HTTP 503' };
+    const opts = options(
+      scriptedSource([event(1), { connection: retrying }, { pause: 600 }, { connection: { type: 'open', attempt: 1, status: 200 } }, event(2)]),
+      { untilIdleMs: 200 },
+    );
+    const summary = await runIngest(opts);
+    // Had the 600 ms wait counted, the run would have stopped before event 2.
+    expect(summary).toMatchObject({ stopReason: 'until-idle', inserted: 2 });
+  });
+
+  it('--until-idle adds up idle time over connections that open and fail with nothing to send', async () => {
+    const closed: ConnectionEvent = { type: 'closed', reason: 'network-error', error: new Error('socket hang up') };
+    const reopened: ConnectionEvent = { type: 'open', attempt: 1, status: 200 };
+    const script: ScriptStep[] = [event(1)];
+    for (let i = 0; i < 20; i++) script.push({ pause: 80 }, { connection: closed }, { connection: reopened });
+    script.push(event(2));
+    const summary = await runIngest(options(scriptedSource(script), { untilIdleMs: 300 }));
+    // Each connection is idle for 80 ms: the fourth one passes 300 ms, long before event 2.
+    expect(summary).toMatchObject({ stopReason: 'until-idle', inserted: 1 });
   });
 
   it('--max-events stops after that many events, all committed', async () => {

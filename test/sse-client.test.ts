@@ -3,7 +3,8 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { readSseStream, SseHttpError, type SseClientOptions } from '../src/sse/client.js';
+import { readSseStream, SseContentTypeError, SseHttpError, SseRequestError, type SseClientOptions } from '../src/sse/client.js';
+import { ConnectionPacer } from '../src/sse/pacer.js';
 import type { ConnectContext, ConnectionEvent, SseFrame } from '../src/sse/types.js';
 import {
   encodeFrame,
@@ -191,7 +192,9 @@ describe('reconnecting', () => {
       streamOf({ frame: { data: 'b' } }, HOLD),
     );
     const { events, onConnectionEvent } = recordEvents();
-    await take(read(server, { initialBackoffMs: 20, maxBackoffMs: 80, random: () => 0.5, onConnectionEvent }), 2);
+    // Seven connections in a row: more than the pacer's burst, which is not what this test is about.
+    const pacer = new ConnectionPacer({ burst: 100 });
+    await take(read(server, { initialBackoffMs: 20, maxBackoffMs: 80, random: () => 0.5, onConnectionEvent, pacer }), 2);
 
     // Full jitter with random() = 0.5 waits half of each ceiling: 20, 40, 80, 80 (capped).
     expect(eventsOfType(events, 'retrying').map((e) => e.delayMs)).toEqual([10, 20, 40, 40, 0, 10]);
@@ -410,5 +413,164 @@ describe('aborting', () => {
 
     expect(await frames.next()).toEqual({ done: true, value: undefined });
     expect(server.requests).toHaveLength(1);
+  });
+});
+
+/** Runs the client until it throws, or fails the test when it yields `count` frames first. */
+async function failure(frames: AsyncIterable<SseFrame>, count = 1): Promise<unknown> {
+  return take(frames, count).then(
+    () => expect.unreachable('the client should have stopped with an error'),
+    (thrown: unknown) => thrown,
+  );
+}
+
+describe('what a browser EventSource does (WHATWG), and where sse-sink differs on purpose', () => {
+  it('sends Accept: text/event-stream and Cache-Control: no-cache', async () => {
+    const server = await serve(streamOf({ frame: { data: 'a' } }, HOLD));
+    await take(read(server), 1);
+    expect(server.requests[0].headers).toMatchObject({ accept: 'text/event-stream', 'cache-control': 'no-cache' });
+  });
+
+  it('a block with only an id: line sets the last event id, and the reconnect sends it', async () => {
+    const server = await serve(
+      streamOf({ frame: { id: 'a1', data: 'first' } }, { raw: 'id: only-an-id\n\n' }, { destroy: true }),
+      streamOf({ frame: { data: 'second' } }, HOLD),
+    );
+    const contexts: ConnectContext[] = [];
+    const frames = await take(
+      read(server, { sendLastEventId: true, connect: (ctx) => (contexts.push(ctx), { url: `${server.url}/events` }) }),
+      2,
+    );
+    expect(frames.map((f) => f.data)).toEqual(['first', 'second']);
+    expect(contexts[1].lastEventId).toBe('only-an-id');
+    expect(server.requests[1].headers['last-event-id']).toBe('only-an-id');
+  });
+
+  it('an id-only block with an empty id clears the last event id: the reconnect sends none', async () => {
+    const server = await serve(
+      streamOf({ frame: { id: 'a1', data: 'first' } }, { raw: 'id\n\n' }, { destroy: true }),
+      streamOf({ frame: { data: 'second' } }, HOLD),
+    );
+    await take(read(server, { sendLastEventId: true }), 2);
+    expect(server.requests[1].headers['last-event-id']).toBeUndefined();
+  });
+
+  it.each([
+    ['outside Latin-1', 'txn-€-😀#doc'],
+    ['inside Latin-1', 'café#ümlaut'],
+  ])('sends a Last-Event-ID %s as its UTF-8 bytes', async (_, id) => {
+    const server = await serve(streamOf({ frame: { id, data: 'a' } }, { destroy: true }), streamOf({ frame: { data: 'b' } }, HOLD));
+    await take(read(server, { sendLastEventId: true }), 2);
+    // node:http hands header bytes over as Latin-1 characters: back to bytes, they must be UTF-8.
+    const sent = server.requests[1].headers['last-event-id'] as string;
+    expect(Buffer.from(sent, 'latin1')).toEqual(Buffer.from(id, 'utf8'));
+  });
+
+  it('a last event id that no header can carry is a typed error, not an endless retry', async () => {
+    const server = await serve(streamOf({ raw: 'id: bad\u0001id\ndata: a\n\n' }, { destroy: true }), streamOf({ frame: { data: 'b' } }, HOLD));
+    const error = await failure(read(server, { sendLastEventId: true }), 2);
+    expect(error).toBeInstanceOf(SseRequestError);
+    expect((error as Error).message).toMatch(/control character.*Last-Event-ID/);
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it('a Last-Event-ID the connect hook puts in is encoded the same way', async () => {
+    const server = await serve(streamOf({ frame: { data: 'a' } }, HOLD));
+    await take(read(server, { connect: () => ({ url: `${server.url}/events`, headers: { 'Last-Event-ID': 'é' } }) }), 1);
+    expect(Buffer.from(server.requests[0].headers['last-event-id'] as string, 'latin1')).toEqual(Buffer.from('é'));
+  });
+
+  it.each(['text/html; charset=utf-8', 'application/json', undefined])(
+    'stops on a 200 with Content-Type %s, naming the URL and the type, without reconnecting',
+    async (contentType) => {
+      const server = await serve({ status: 200, headers: contentType ? { 'content-type': contentType } : {}, body: '<html>login</html>' });
+      const error = await failure(read(server));
+      expect(error).toBeInstanceOf(SseContentTypeError);
+      expect((error as Error).message).toContain(`${server.url}/events`);
+      expect((error as Error).message).toContain(contentType ?? 'missing');
+      expect(server.requests).toHaveLength(1);
+    },
+  );
+
+  it('accepts text/event-stream with parameters and in any case', async () => {
+    const server = await serve({ steps: [{ frame: { data: 'a' } }, HOLD], headers: { 'content-type': 'Text/Event-Stream; charset=UTF-8' } });
+    expect((await take(read(server), 1)).map((f) => f.data)).toEqual(['a']);
+  });
+
+  it.each([301, 302, 303, 307, 308])('follows a same-origin %i redirect and keeps Authorization', async (status) => {
+    const server = await serve({ status, headers: { location: '/moved?x=1' } }, streamOf({ frame: { data: 'moved' } }, HOLD));
+    const frames = await take(read(server, { connect: () => ({ url: `${server.url}/events`, headers: { authorization: 'Bearer t0k' } }) }), 1);
+    expect(frames.map((f) => f.data)).toEqual(['moved']);
+    expect(server.requests[1]).toMatchObject({ path: '/moved', headers: { authorization: 'Bearer t0k' } });
+  });
+
+  it('follows a redirect to another origin without the Authorization header', async () => {
+    const other = await serve(streamOf({ frame: { data: 'elsewhere' } }, HOLD));
+    const server = await serve({ status: 307, headers: { location: `${other.url}/events` } });
+    const frames = await take(read(server, { connect: () => ({ url: `${server.url}/events`, headers: { authorization: 'Bearer t0k' } }) }), 1);
+    expect(frames.map((f) => f.data)).toEqual(['elsewhere']);
+    expect(other.requests[0].headers.authorization).toBeUndefined();
+  });
+
+  it('stops after 5 redirects with the status and the Location it was sent to', async () => {
+    const hop = (path: string) => Number(/^\/hop(\d+)$/.exec(path)?.[1] ?? 0);
+    const server = await startSseTestServer((req) => ({ status: 302, headers: { location: `/hop${hop(req.path) + 1}` } }));
+    servers.push(server);
+    const error = await failure(read(server));
+    expect(error).toBeInstanceOf(SseHttpError);
+    expect(error).toMatchObject({ status: 302, location: '/hop6' });
+    expect((error as Error).message).toContain('redirect to /hop6 not followed');
+    expect(server.requests).toHaveLength(6);
+  });
+
+  it('a redirect loop stops with a clear error instead of retrying', async () => {
+    const server = await startSseTestServer(() => ({ status: 302, headers: { location: '/events' } }));
+    servers.push(server);
+    const error = await failure(read(server));
+    expect(error).toBeInstanceOf(SseRequestError);
+    expect((error as Error).message).toMatch(/Redirect loop/);
+  });
+
+  it('a redirect without a Location is a refusal that says so', async () => {
+    const server = await serve({ status: 301 });
+    const error = await failure(read(server));
+    expect((error as Error).message).toContain('redirect to no Location not followed');
+  });
+
+  it('reconnects at once after a clean end, but paces an upstream that drops every connection after a frame', async () => {
+    const server = await startSseTestServer((_, i) => ({ steps: [{ frame: { id: `${i}`, data: `frame ${i}` } }] }));
+    servers.push(server);
+    const { events, onConnectionEvent } = recordEvents();
+    const stop = new AbortController();
+    const reading = take(read(server, { signal: stop.signal, onConnectionEvent }), 1_000_000);
+    await sleep(2500);
+    stop.abort();
+    await reading;
+
+    // Burst of 5, then 1 a second: a browser would have made thousands of connections here.
+    expect(server.requests.length).toBeGreaterThanOrEqual(5);
+    expect(server.requests.length).toBeLessThanOrEqual(9);
+    const delays = eventsOfType(events, 'retrying').map((e) => e.delayMs);
+    expect(delays.slice(0, 4)).toEqual([0, 0, 0, 0]);
+    expect(delays.slice(5).every((ms) => ms > 0)).toBe(true);
+  });
+});
+
+describe('connection pacer', () => {
+  it('lets a burst through, then one connection per interval', () => {
+    let now = 0;
+    const pacer = new ConnectionPacer({ burst: 3, perSecond: 2, now: () => now });
+    for (let i = 0; i < 3; i++) {
+      expect(pacer.waitMs()).toBe(0);
+      pacer.take();
+    }
+    expect(pacer.waitMs()).toBe(500);
+    now += 500;
+    expect(pacer.waitMs()).toBe(0);
+    pacer.take();
+    now += 10_000;
+    // Refills up to the burst, never beyond.
+    for (let i = 0; i < 3; i++) pacer.take();
+    expect(pacer.waitMs()).toBe(500);
   });
 });

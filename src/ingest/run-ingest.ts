@@ -24,7 +24,10 @@ export interface IngestOptions {
   source: Source;
   /** Canonical RFC-3339 start for a stream without a cursor. */
   since?: string | null;
-  /** Exit after this long with no upstream event (heartbeats and keep-alives do not count). */
+  /**
+   * Exit after this long connected with no upstream event (heartbeats and keep-alives do not
+   * count; time spent disconnected or waiting to reconnect does not either).
+   */
   untilIdleMs?: number;
   maxEvents?: number;
   maxDurationMs?: number;
@@ -169,13 +172,34 @@ export async function runIngest(options: IngestOptions): Promise<IngestSummary> 
       stop.abort();
     }, 10_000);
     const durationTimer = options.maxDurationMs ? setTimeout(() => stopWith('max-duration'), options.maxDurationMs) : undefined;
+    // Idle is time the upstream was reachable with nothing to send, added up since the last event:
+    // it stops while reconnecting after a failure (backoff, Retry-After, a refusal) and starts again
+    // when a connection opens. A clean end of stream and the reconnect after it count as reachable.
     let idleTimer: NodeJS.Timeout | undefined;
-    const resetIdle = () => {
-      if (options.untilIdleMs === undefined) return;
+    let reachableSince: number | undefined;
+    let idleSpentMs = 0;
+    const armIdle = () => {
       clearTimeout(idleTimer);
-      idleTimer = setTimeout(() => stopWith('until-idle'), options.untilIdleMs);
+      if (options.untilIdleMs === undefined || reachableSince === undefined) return;
+      const idleMs = idleSpentMs + (Date.now() - reachableSince);
+      idleTimer = setTimeout(() => stopWith('until-idle'), Math.max(0, options.untilIdleMs - idleMs));
     };
-    resetIdle();
+    const resetIdle = () => {
+      idleSpentMs = 0;
+      if (reachableSince !== undefined) reachableSince = Date.now();
+      armIdle();
+    };
+    const onConnectionEvent = (event: ConnectionEvent) => {
+      if (event.type === 'open' && reachableSince === undefined) {
+        reachableSince = Date.now();
+        armIdle();
+      } else if (isConnectionFailure(event) && reachableSince !== undefined) {
+        idleSpentMs += Date.now() - reachableSince;
+        reachableSince = undefined;
+        armIdle();
+      }
+      options.onConnectionEvent?.(event);
+    };
 
     const add = (item: SourceEvent) => {
       if (isEmptyBatch(pending)) pendingSince = Date.now();
@@ -215,7 +239,7 @@ export async function runIngest(options: IngestOptions): Promise<IngestSummary> 
         lastEventAt: row.lastEventAt,
         signal: stop.signal,
         log,
-        onConnectionEvent: options.onConnectionEvent,
+        onConnectionEvent,
       });
       for await (const item of stream) {
         add(item);
@@ -252,6 +276,13 @@ export async function runIngest(options: IngestOptions): Promise<IngestSummary> 
   } finally {
     if (!options.sink) sink.close();
   }
+}
+
+/** A connection event after which the upstream is not known to be reachable until the next `open`. */
+function isConnectionFailure(event: ConnectionEvent): boolean {
+  if (event.type === 'closed') return event.reason !== 'end' && event.reason !== 'error-frame';
+  if (event.type !== 'retrying') return false;
+  return event.status !== undefined || event.error !== undefined || (event.reason !== 'end' && event.reason !== 'paced');
 }
 
 // Releasing after a failure is a courtesy (the lease also expires): it must not hide the failure.

@@ -18,6 +18,7 @@ export interface ReadContext {
   /** Aborted on SIGINT/SIGTERM, --max-* limits, or idle: reading must end promptly, without throwing. */
   signal: AbortSignal;
   log: Logger;
+  /** A source reports its connections here (`open`, `closed`, `retrying`): --until-idle counts only time connected. */
   onConnectionEvent?: (event: ConnectionEvent) => void;
 }
 

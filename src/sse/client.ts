@@ -5,7 +5,9 @@ import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TextDecoder } from 'node:util';
 import { createParser, type EventSourceParser } from 'eventsource-parser';
-import { request, type Dispatcher } from 'undici';
+import { getGlobalDispatcher, interceptors, request, type Dispatcher } from 'undici';
+import { ExitCode, SinkError } from '../errors.js';
+import { ConnectionPacer } from './pacer.js';
 import type { ConnectContext, ConnectionEvent, ConnectRequest, SseFrame } from './types.js';
 
 export interface SseClientOptions {
@@ -26,6 +28,11 @@ export interface SseClientOptions {
   onConnectionEvent?: (e: ConnectionEvent) => void;
   /** Jitter source in [0, 1). Default `Math.random`. */
   random?: () => number;
+  /**
+   * Paces connection starts (burst 5, then 1 a second by default). A source that opens several
+   * clients one after another passes one pacer to all of them, so their connections count together.
+   */
+  pacer?: ConnectionPacer;
 }
 
 /** The server answered with a status that retrying cannot fix: 401, 403, 404, any 4xx but 408 and 429. */
@@ -37,15 +44,42 @@ export class SseHttpError extends Error {
   /** From a `Retry-After` header, when the server sent one with its refusal. */
   readonly retryAfterMs?: number;
 
-  constructor(status: number, body: string, url: string, retryAfterMs?: number) {
-    // The query is left out of the message: it can carry cursors and, for some upstreams, credentials.
-    const { origin, pathname } = new URL(url);
+  /** The `Location` of a redirect that was not followed (too many hops, or none given). */
+  readonly location?: string;
+
+  constructor(status: number, body: string, url: string, retryAfterMs?: number, location?: string) {
     const excerpt = body.replace(/\s+/g, ' ').trim().slice(0, 300);
-    super(`${origin}${pathname} answered HTTP ${status}${excerpt ? `: ${excerpt}` : ''}`);
+    const redirect = status >= 300 && status < 400 ? ` (redirect to ${location ?? 'no Location'} not followed: ${MAX_REDIRECTIONS} hops at most)` : '';
+    super(`${describeUrl(url)} answered HTTP ${status}${redirect}${excerpt ? `: ${excerpt}` : ''}`);
     this.status = status;
     this.body = body;
     this.retryAfterMs = retryAfterMs;
+    this.location = location;
   }
+}
+
+/** A 200 that is not an event stream: a login page, a proxy's answer, a wrong URL. Retrying cannot help. */
+export class SseContentTypeError extends SinkError {
+  constructor(url: string, contentType: string | undefined) {
+    super(
+      `${describeUrl(url)} answered 200 with Content-Type ${contentType ? `"${contentType}"` : 'missing'}, not text/event-stream; ` +
+        'check --url (a proxy or login page may be answering instead of the upstream)',
+      ExitCode.usage,
+    );
+  }
+}
+
+/** The request cannot be sent as built (a header value HTTP cannot carry): retrying would fail the same way. */
+export class SseRequestError extends SinkError {
+  constructor(url: string, what: string) {
+    super(`the request to ${describeUrl(url)} cannot be sent: ${what}`, ExitCode.upstreamStop);
+  }
+}
+
+/** Origin and path only: the query can carry cursors and, for some upstreams, credentials. */
+function describeUrl(url: string): string {
+  const { origin, pathname } = new URL(url);
+  return `${origin}${pathname}`;
 }
 
 const DEFAULT_IDLE_TIMEOUT_MS = 90_000;
@@ -53,6 +87,8 @@ const DEFAULT_MAX_FRAME_BYTES = 32 * 1024 * 1024;
 const DEFAULT_INITIAL_BACKOFF_MS = 500;
 const DEFAULT_MAX_BACKOFF_MS = 30_000;
 const ERROR_BODY_BYTES = 4096;
+/** Redirects followed per connection (undici's interceptor drops Authorization across origins). */
+const MAX_REDIRECTIONS = 5;
 /** Bytes a connection may hold for a slow consumer before the socket is paused. */
 const QUEUE_BYTES = 1024 * 1024;
 const PREVIEW_BYTES = 1024;
@@ -95,22 +131,38 @@ export async function* readSseStream(options: SseClientOptions): AsyncGenerator<
     maxBackoffMs: options.maxBackoffMs ?? DEFAULT_MAX_BACKOFF_MS,
     sendLastEventId: options.sendLastEventId ?? false,
     random: options.random ?? Math.random,
+    pacer: options.pacer ?? new ConnectionPacer(),
   };
-  const { signal } = config;
+  const { signal, pacer } = config;
   const session: Session = { lastEventId: undefined, serverRetryMs: 0 };
   let fruitlessConnections = 0;
   for (let attempt = 0; !signal?.aborted; attempt++) {
+    // Another client on the same pacer may have spent the burst (a source that reconnects itself).
+    const pacedMs = pacer.waitMs();
+    if (pacedMs > 0) {
+      config.onConnectionEvent?.({ type: 'retrying', attempt, delayMs: pacedMs, reason: 'paced' });
+      if (!(await pause(pacedMs, signal))) return;
+    }
+    pacer.take();
     const outcome = yield* readConnection(config, session, attempt);
     if (signal?.aborted) return;
     fruitlessConnections = outcome.progressed ? 0 : fruitlessConnections + 1;
-    const delayMs = reconnectDelayMs(config, fruitlessConnections, session.serverRetryMs, outcome.retryAfterMs);
+    const backoffMs = reconnectDelayMs(config, fruitlessConnections, session.serverRetryMs, outcome.retryAfterMs);
+    const delayMs = Math.max(backoffMs, pacer.waitMs());
     const { reason, status, error } = outcome;
     config.onConnectionEvent?.({ type: 'retrying', attempt: attempt + 1, delayMs, status, reason, error });
-    if (delayMs > 0) {
-      await sleep(delayMs, undefined, { signal }).catch((sleepError: unknown) => {
-        if (!signal?.aborted) throw sleepError;
-      });
-    }
+    if (delayMs > 0 && !(await pause(delayMs, signal))) return;
+  }
+}
+
+/** Waits; false when the signal aborted the wait. */
+async function pause(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
+  try {
+    await sleep(ms, undefined, { signal });
+    return true;
+  } catch (error) {
+    if (signal?.aborted) return false;
+    throw error;
   }
 }
 
@@ -132,11 +184,13 @@ async function* readConnection(
   attempt: number,
 ): AsyncGenerator<SseFrame, ConnectionOutcome, undefined> {
   const target = await config.connect({ attempt, lastEventId: session.lastEventId });
+  const headers = requestHeaders(target, config.sendLastEventId ? session.lastEventId : undefined);
   let response: Dispatcher.ResponseData;
   try {
     response = await request(target.url, {
       method: 'GET',
-      headers: requestHeaders(target, config.sendLastEventId ? session.lastEventId : undefined),
+      headers,
+      dispatcher: redirectingDispatcher(),
       signal: config.signal,
       // undici refreshes these on every byte and pauses them while we apply backpressure,
       // which is exactly "no bytes from the server for this long".
@@ -144,9 +198,17 @@ async function* readConnection(
       bodyTimeout: config.idleTimeoutMs,
     });
   } catch (error) {
+    if ((error as { code?: unknown } | null)?.code === 'UND_ERR_INVALID_ARG') {
+      throw new SseRequestError(target.url, (error as Error).message);
+    }
     return { progressed: false, ...closeCause(error) };
   }
   if (response.statusCode !== 200) return await refusal(response, target.url);
+  const contentType = headerValue(response.headers['content-type']);
+  if (!isEventStream(contentType)) {
+    await response.body.dump().catch(() => undefined);
+    throw new SseContentTypeError(target.url, contentType);
+  }
 
   config.onConnectionEvent?.({ type: 'open', attempt, status: response.statusCode });
   const reader = new FrameReader(config.maxFrameBytes, session, config.onConnectionEvent);
@@ -221,12 +283,48 @@ async function* flowingChunks(body: Readable): AsyncGenerator<Buffer> {
   }
 }
 
+let redirecting: Dispatcher | undefined;
+
+/** The global dispatcher with undici's redirect interceptor: made on first use, so tests may swap the global one first. */
+function redirectingDispatcher(): Dispatcher {
+  redirecting ??= getGlobalDispatcher().compose(interceptors.redirect({ maxRedirections: MAX_REDIRECTIONS }));
+  return redirecting;
+}
+
 function requestHeaders(target: ConnectRequest, lastEventId: string | undefined): Record<string, string> {
-  const headers: Record<string, string> = { accept: 'text/event-stream' };
+  // As EventSource sends them: no cache may answer for the upstream.
+  const headers: Record<string, string> = { accept: 'text/event-stream', 'cache-control': 'no-cache' };
   if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
   // Lower-cased so that a caller's `Accept` replaces ours instead of being sent twice.
   for (const [name, value] of Object.entries(target.headers ?? {})) headers[name.toLowerCase()] = value;
+  if (headers['last-event-id'] !== undefined) headers['last-event-id'] = lastEventIdHeader(headers['last-event-id'], target.url);
   return headers;
+}
+
+/**
+ * undici writes header strings as Latin-1, one byte per character; the id's UTF-8 bytes, one per
+ * character, go out as UTF-8, as a browser's EventSource sends them. Control characters (other
+ * than tab) cannot be in a header at all: such an id is an error, not a retry.
+ */
+function lastEventIdHeader(id: string, url: string): string {
+  const bytes = Buffer.from(id, 'utf8').toString('latin1');
+  if (/[^\t\x20-\x7e\x80-\xff]/.test(bytes)) {
+    throw new SseRequestError(
+      url,
+      `the last event id ${JSON.stringify(id.slice(0, 100))} holds a control character, which a Last-Event-ID header cannot carry; ` +
+        '"sse-sink reset <stream> --yes" starts the stream again',
+    );
+  }
+  return bytes;
+}
+
+function headerValue(header: string | string[] | undefined): string | undefined {
+  return (Array.isArray(header) ? header[0] : header)?.trim() || undefined;
+}
+
+/** `text/event-stream`, with any parameters (`; charset=utf-8`), in any case. */
+function isEventStream(contentType: string | undefined): boolean {
+  return contentType?.split(';')[0].trim().toLowerCase() === 'text/event-stream';
 }
 
 function closeCause(error: unknown): { reason: 'idle-timeout' | 'network-error'; error: Error } {
@@ -240,6 +338,7 @@ async function refusal(response: Dispatcher.ResponseData, url: string): Promise<
   const status = response.statusCode;
   const retryAfterMs =
     parseRetryAfterMs(response.headers['retry-after']) ?? parseRateLimitResetMs(response.headers['x-ratelimit-reset']);
+  const location = headerValue(response.headers.location);
   if (status >= 500 || status === 408 || status === 429) {
     // Read to the end (up to undici's limit) so that the connection can be reused.
     await response.body.dump();
@@ -251,12 +350,12 @@ async function refusal(response: Dispatcher.ResponseData, url: string): Promise<
   } catch (error) {
     return { progressed: false, status, ...closeCause(error) };
   }
-  throw new SseHttpError(status, body, url, retryAfterMs);
+  throw new SseHttpError(status, body, url, retryAfterMs, location);
 }
 
 /** `Retry-After` is either delta-seconds or an HTTP date. */
 function parseRetryAfterMs(header: string | string[] | undefined): number | undefined {
-  const value = (Array.isArray(header) ? header[0] : header)?.trim();
+  const value = headerValue(header);
   if (!value) return undefined;
   if (/^\d+$/.test(value)) return Number(value) * 1000;
   const at = Date.parse(value);
@@ -268,7 +367,7 @@ function parseRetryAfterMs(header: string | string[] | undefined): number | unde
  * Retry-After. Capped, so a skewed clock cannot park the stream for hours.
  */
 function parseRateLimitResetMs(header: string | string[] | undefined): number | undefined {
-  const value = (Array.isArray(header) ? header[0] : header)?.trim();
+  const value = headerValue(header);
   if (!value || !/^\d+$/.test(value)) return undefined;
   return Math.min(RATE_LIMIT_WAIT_CAP_MS, Math.max(0, Number(value) * 1000 - Date.now()));
 }
@@ -383,7 +482,9 @@ class FrameReader {
   private createParser(): EventSourceParser {
     const notify = this.onConnectionEvent;
     return createParser({
-      onEvent: (message) => this.dispatch({ event: message.event ?? 'message', id: message.id, data: message.data }),
+      onEvent: (message) => this.ready.push({ event: message.event ?? 'message', id: message.id, data: message.data }),
+      // Every block that sets an id, with data or without (WHATWG: "set the last event ID buffer").
+      onId: (id) => this.setLastEventId(id),
       onRetry: (ms) => {
         this.session.serverRetryMs = ms;
       },
@@ -430,15 +531,17 @@ class FrameReader {
 
   private dispatchOversize(): void {
     const preview = decodeUtf8Prefix(Buffer.concat(this.head), PREVIEW_BYTES);
-    this.dispatch({ ...fieldsOf(preview), data: '', oversize: { bytes: this.frameBytes, preview } });
+    const frame: SseFrame = { ...fieldsOf(preview), data: '', oversize: { bytes: this.frameBytes, preview } };
+    // The parser never saw this frame whole, so its id is taken from the kept start.
+    if (frame.id !== undefined) this.setLastEventId(frame.id);
+    this.ready.push(frame);
     this.skipping = false;
     this.startFrame();
   }
 
-  private dispatch(frame: SseFrame): void {
-    // SSE semantics: an empty `id:` clears the last event id.
-    if (frame.id !== undefined) this.session.lastEventId = frame.id === '' ? undefined : frame.id;
-    this.ready.push(frame);
+  /** SSE semantics: an empty `id:` clears the last event id. */
+  private setLastEventId(id: string): void {
+    this.session.lastEventId = id === '' ? undefined : id;
   }
 }
 

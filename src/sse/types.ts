@@ -43,5 +43,6 @@ export interface ConnectRequest {
 export type ConnectionEvent =
   | { type: 'open'; attempt: number; status: number }
   | { type: 'keepalive' }
-  | { type: 'closed'; reason: 'end' | 'idle-timeout' | 'network-error' | 'truncated'; error?: Error }
+  /** `error-frame`: the source ended the connection on an upstream error frame (Auth0). */
+  | { type: 'closed'; reason: 'end' | 'idle-timeout' | 'network-error' | 'truncated' | 'error-frame'; error?: Error }
   | { type: 'retrying'; attempt: number; delayMs: number; status?: number; reason: string; error?: Error };

@@ -6,6 +6,7 @@ import type { Logger } from '../../log.js';
 import { normalizeAuth0Event } from '../../normalize/auth0.js';
 import { canonicalTime, nowTime } from '../../normalize/time.js';
 import { readSseStream, SseHttpError, type SseClientOptions } from '../../sse/client.js';
+import { ConnectionPacer } from '../../sse/pacer.js';
 import type { ConnectionEvent } from '../../sse/types.js';
 import type { ReadContext, Source } from '../source.js';
 import type { SourceEvent } from '../source-event.js';
@@ -32,12 +33,17 @@ export interface Auth0SourceOptions {
 }
 
 export const EXPIRED_CURSOR_OVERLAP_MS = 10 * 60_000;
+/**
+ * Error frames of this code in a row, none moving the offset, after which the stream stops: Auth0
+ * cannot deliver the next event and is not moving past it, so retrying would loop for ever.
+ */
+export const STUCK_ERROR_LIMIT = 3;
 
 /** Why one connection ended, as far as the reconnect loop is concerned. */
 type ConnectionEnd =
   | { kind: 'aborted' }
   /** An error frame: reconnect from the latest cursor, at once when the connection made progress. */
-  | { kind: 'reconnect'; progressed: boolean }
+  | { kind: 'reconnect'; progressed: boolean; code: string; message: string }
   | { kind: 'refused'; error: SseHttpError }
   | { kind: 'cursor-expired'; detail: string };
 
@@ -60,6 +66,9 @@ async function* readAuth0Events(options: Auth0SourceOptions, context: ReadContex
   let tokenRetried = false;
   let concurrencyRefusals = 0;
   let fruitlessReconnects = 0;
+  let payloadTooLargeInARow = 0;
+  // Every connection of this stream counts against one pace, whichever client opens it.
+  const sse = { ...options.sse, pacer: options.sse?.pacer ?? new ConnectionPacer() };
 
   const onConnectionEvent = (event: ConnectionEvent) => {
     if (event.type === 'open') {
@@ -70,12 +79,23 @@ async function* readAuth0Events(options: Auth0SourceOptions, context: ReadContex
   };
 
   while (!signal.aborted) {
-    const end: ConnectionEnd = yield* readOneConnection(options, start, signal, log, onConnectionEvent);
+    const end: ConnectionEnd = yield* readOneConnection({ ...options, sse }, start, signal, log, onConnectionEvent);
     switch (end.kind) {
       case 'aborted':
         return;
       case 'reconnect': {
         fruitlessReconnects = end.progressed ? 0 : fruitlessReconnects + 1;
+        payloadTooLargeInARow = end.code === 'payload_too_large' && !end.progressed ? payloadTooLargeInARow + 1 : 0;
+        if (payloadTooLargeInARow >= STUCK_ERROR_LIMIT) {
+          const detail =
+            `Auth0 sent payload_too_large ${payloadTooLargeInARow} times in a row without moving the offset (${end.message}): ` +
+            'the event after the stored cursor cannot be delivered';
+          yield { kind: 'gap', reason: 'payload-too-large', fromTime: context.lastEventAt, toTime: nowTime(), status: 'open', changesFound: null, detail };
+          throw new UpstreamStopError(
+            `${detail}; stopping instead of retrying for ever. Ask Auth0 support about the event, or skip it with ` +
+              '"sse-sink reset <stream> --yes" and ingest again with --since <a time after it>',
+          );
+        }
         if (fruitlessReconnects > 0) {
           const delayMs = fullJitter(errorRetry, fruitlessReconnects);
           onConnectionEvent({ type: 'retrying', attempt: fruitlessReconnects, delayMs, reason: 'error frame without progress' });
@@ -128,7 +148,7 @@ async function* readAuth0Events(options: Auth0SourceOptions, context: ReadContex
           await pause(delayMs, signal);
           break;
         }
-        throw refusal(status, body, options.tokenSource);
+        throw refusal(end.error, body, options.tokenSource);
       }
     }
   }
@@ -188,9 +208,22 @@ async function* readOneConnection(
             );
           }
           // Any other error frame's offset is a position like any other: keep it.
-          if (meaning.cursor !== null) {
+          if (meaning.cursor !== null && meaning.cursor !== start.cursor) {
             moveTo(meaning.cursor);
             yield { kind: 'heartbeat', cursor: meaning.cursor };
+            // Auth0 moved past an event it could not send: it is missing from the history, so say so.
+            if (meaning.code === 'payload_too_large') {
+              log.warn('Auth0 skipped an event too large to deliver (payload_too_large); recorded as a gap', { message: meaning.message });
+              yield {
+                kind: 'gap',
+                reason: 'payload-too-large',
+                fromTime: null,
+                toTime: nowTime(),
+                status: 'unrepairable',
+                changesFound: null,
+                detail: `Auth0 could not deliver an event larger than its limit and moved the stream past it (${meaning.message}); that event is not in the history`,
+              };
+            }
           }
           const fields = { code: meaning.code, message: meaning.message };
           // Auth0 rotates connections every few minutes by design (connection_timeout): that is no
@@ -198,7 +231,8 @@ async function* readOneConnection(
           // made progress, else after a growing pause.
           if (meaning.code === 'connection_timeout') log.debug('Auth0 rotated the connection', fields);
           else log.warn('Auth0 ended the stream with an error; reconnecting from the latest cursor', fields);
-          return { kind: 'reconnect', progressed };
+          onConnectionEvent({ type: 'closed', reason: 'error-frame' });
+          return { kind: 'reconnect', progressed, code: meaning.code, message: meaning.message };
         }
       }
     }
@@ -210,7 +244,11 @@ async function* readOneConnection(
   }
 }
 
-function refusal(status: number, body: string, tokenSource: string): Error {
+function refusal(error: SseHttpError, body: string, tokenSource: string): Error {
+  const { status } = error;
+  if (status >= 300 && status < 400) {
+    return new UsageError(`Auth0 answered with a redirect sse-sink did not follow (HTTP ${status} to ${error.location ?? 'no Location'}); check --domain and --url`);
+  }
   switch (status) {
     case 400:
       return new UsageError(`Auth0 refused the request (400: ${body}); check the --event-type values and the stored cursor`);
