@@ -26,6 +26,8 @@ function ingestArgs(db: string, url: string, ...extra: string[]): string[] {
 }
 
 const script = fixtureScript();
+/** The fixture sends one event twice: the history holds each once. */
+const distinctEvents = new Set(script.map((entry) => JSON.parse((entry.step as { frame: { data: string } }).frame.data).event.id)).size;
 const serveAll = serveAfterCursor(script, { tail: keepAlive(3000) });
 const bearer = (request: RecordedRequest) => request.headers.authorization;
 
@@ -175,6 +177,69 @@ describe('Auth0 upstream refusals', () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('invalid_cursor: malformed cursor');
     expect(queryRows(db, 'SELECT cursor, events_total FROM streams')).toEqual([{ cursor: offsetAt(1), events_total: 2 }]);
+  });
+
+  it('records a gap and goes on when a payload_too_large error frame moves the offset past the event', async () => {
+    const server = await upstream((request, index) => index > 0 ? serveAfterCursor(script)(request) : {
+      status: 200,
+      steps: [...script.slice(0, 3).map((entry) => entry.step), errorFrame('payload_too_large', 'event exceeds 1 MB', offsetAt(3)), { end: true }],
+    });
+    const db = join(tempDir(), 'sink.db');
+    const result = await runCli(ingestArgs(db, server.url, '--until-idle', '1'), { AUTH0_TOKEN: 'tok-frame' });
+    expect(result.code).toBe(0);
+    expect(server.requests[1].query.get('from')).toBe(offsetAt(3));
+    expect(queryRows(db, 'SELECT reason, status, detail FROM gaps')).toEqual([
+      { reason: 'payload-too-large', status: 'unrepairable', detail: expect.stringContaining('event exceeds 1 MB') },
+    ]);
+    // Everything but the event Auth0 skipped.
+    expect(queryRows(db, 'SELECT count(*) AS n FROM events')).toEqual([{ n: distinctEvents - 1 }]);
+  });
+
+  it('stops with exit code 3 and an open gap when payload_too_large keeps coming without moving the offset', async () => {
+    // After the second event, Auth0 answers every connection with the same error and no offset.
+    const server = await upstream((_request, index) => ({
+      status: 200,
+      steps: [...(index === 0 ? script.slice(0, 2).map((entry) => entry.step) : []), errorFrame('payload_too_large', 'event exceeds 1 MB'), { end: true }],
+    }));
+    const db = join(tempDir(), 'sink.db');
+    const result = await runCli(ingestArgs(db, server.url, '--until-idle', '30'), { AUTH0_TOKEN: 'tok-frame' });
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain('payload_too_large 3 times in a row without moving the offset');
+    expect(server.requests).toHaveLength(4);
+    expect(queryRows(db, 'SELECT reason, status FROM gaps')).toEqual([{ reason: 'payload-too-large', status: 'open' }]);
+    expect(queryRows(db, 'SELECT cursor FROM streams')).toEqual([{ cursor: offsetAt(1) }]);
+  });
+
+  it('--until-idle does not count a Retry-After wait: the backlog behind a 503 is still read', async () => {
+    const server = await upstream((request, index) =>
+      index === 0 ? { status: 503, headers: { 'retry-after': '2' }, body: 'busy' } : serveAfterCursor(script, { tail: keepAlive(3000) })(request));
+    const db = join(tempDir(), 'sink.db');
+    const result = await runCli(ingestArgs(db, server.url, '--until-idle', '1'), { AUTH0_TOKEN: 'tok-503' });
+    expect(result.code).toBe(0);
+    expect(server.requests).toHaveLength(2);
+    expect(queryRows(db, 'SELECT count(*) AS n FROM events')).toEqual([{ n: distinctEvents }]);
+  });
+
+  it('follows a redirect to the events endpoint, and names the Location when there are too many', async () => {
+    const moved = await upstream(serveAll);
+    const server = await upstream(() => ({ status: 301, headers: { location: `${moved.url}/api/v2/events` } }));
+    const db = join(tempDir(), 'sink.db');
+    const followed = await runCli(ingestArgs(db, server.url, '--until-idle', '1'), { AUTH0_TOKEN: 'tok-301' });
+    expect(followed.code).toBe(0);
+    expect(queryRows(db, 'SELECT count(*) AS n FROM events')).toEqual([{ n: distinctEvents }]);
+
+    const looping = await upstream((request) => ({ status: 302, headers: { location: `${request.path}x` } }));
+    const stopped = await runCli(ingestArgs(join(tempDir(), 'sink.db'), looping.url, '--until-idle', '1'), { AUTH0_TOKEN: 'tok-302' });
+    expect(stopped.code).toBe(2);
+    expect(stopped.stderr).toContain('HTTP 302 to /api/v2/eventsxxxxxx');
+  });
+
+  it('stops with exit code 2 when a 200 is a web page, not an event stream', async () => {
+    const server = await upstream(() => ({ status: 200, headers: { 'content-type': 'text/html' }, body: '<html>Sign in to the Wi-Fi</html>' }));
+    const result = await runCli(ingestArgs(join(tempDir(), 'sink.db'), server.url, '--until-idle', '1'), { AUTH0_TOKEN: 'tok-html' });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('Content-Type "text/html", not text/event-stream');
+    expect(server.requests).toHaveLength(1);
   });
 
   it('reconnects with a token file rotated between connections, and writes the token nowhere', async () => {
