@@ -70,7 +70,21 @@ describe('Auth0 normalizer', () => {
     const event = firstOfType(type);
     const change = normalized(normalize(event));
     expect(change.history).toMatchObject({ eventId: event.id, type, subjectKind, subjectId, projected: true });
-    expect(change.projections).toEqual([expect.objectContaining(op)]);
+    expect(change.projections[0]).toEqual(expect.objectContaining(op));
+    // Only an entity's deletion touches more than one row: it removes the entity's memberships too.
+    const cascade = change.projections.slice(1);
+    expect(cascade.every((extra) => extra.op === 'remove-matching')).toBe(true);
+    expect(cascade.length > 0).toBe(['user.deleted', 'organization.deleted', 'group.deleted'].includes(type));
+  });
+
+  it('projects is_enabled and organization_access_level of organization.connection.* (event catalog 0.7.1)', () => {
+    const event = { id: 'evt_conn', type: 'organization.connection.updated', time: '2026-03-01T10:00:00Z',
+      data: { object: { organization: { id: 'org_acme' }, connection: { id: 'con_1' }, is_enabled: false, organization_access_level: 'readonly' } } };
+    expect(normalized(normalize(event)).projections[0]).toMatchObject({
+      values: { is_enabled: false, organization_access_level: 'readonly' },
+    });
+    const older = { ...event, data: { object: { organization: { id: 'org_acme' }, connection: { id: 'con_1' } } } };
+    expect(normalized(normalize(older)).projections[0]).toMatchObject({ values: { is_enabled: null, organization_access_level: null } });
   });
 
   it('keeps the frame data as the payload, byte for byte', () => {

@@ -673,7 +673,8 @@ function expectStorable(result: NormalizeResult, data: string): void {
   expect(history.payload).toBe(data);
   for (const text of [history.type, history.subjectKind, history.subjectId]) expect(text === null || typeof text === 'string').toBe(true);
   const columns = [
-    ...projections.flatMap((op) => [...Object.entries(op.key), ...(op.op === 'put' ? Object.entries(op.values) : [])]),
+    ...projections.flatMap((op) =>
+      op.op === 'remove-matching' ? Object.entries(op.match) : [...Object.entries(op.key), ...(op.op === 'put' ? Object.entries(op.values) : [])]),
     ...details.flatMap((row) => Object.entries(row.values)),
   ];
   for (const [column, value] of columns) expect(bindable(value), `column ${column} = ${JSON.stringify(value)}`).toBe(true);

@@ -1,7 +1,10 @@
-import { readFileSync, statSync } from 'node:fs';
+import { cpSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { generateSQLiteDrizzleJson, generateSQLiteMigration } from 'drizzle-kit/api';
+import { drizzle } from 'drizzle-orm/better-sqlite3';
+import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { describe, expect, it } from 'vitest';
 import { StreamBusyError, UsageError } from '../src/errors.js';
 import { migrationsFolder } from '../src/package-root.js';
@@ -37,6 +40,46 @@ describe('schema and migrations', () => {
   });
 });
 
+describe('timestamps', () => {
+  const CANONICAL = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+
+  it('every time in streams has microseconds, from the schema default and the lease alike', () => {
+    const path = join(tempDir(), 'sink.db');
+    const sink = openDatabase({ path });
+    registerStream(sink, { name: 'acme', source: 'auth0', definition: { test: 1 } });
+    acquireLease(sink, 'acme').release('done');
+    acquireLease(sink, 'acme');
+    const row = sink.sqlite.prepare('SELECT created_at, state_updated_at, lease_expires_at FROM streams').get() as Record<string, string>;
+    for (const [column, value] of Object.entries(row)) expect(value, column).toMatch(CANONICAL);
+    sink.close();
+  });
+
+  it('a database written before the migration keeps its rows, and their millisecond times get microseconds', () => {
+    // The database as the first release left it: only migration 0000 applied, with a stream and an event.
+    const oldMigrations = join(tempDir(), 'migrations');
+    cpSync(migrationsFolder, oldMigrations, { recursive: true });
+    const journalPath = join(oldMigrations, 'meta/_journal.json');
+    const journal = JSON.parse(readFileSync(journalPath, 'utf8')) as { entries: unknown[] };
+    writeFileSync(journalPath, JSON.stringify({ ...journal, entries: journal.entries.slice(0, 1) }));
+    const path = join(tempDir(), 'sink.db');
+    const old = new Database(path);
+    old.pragma('foreign_keys = ON');
+    migrate(drizzle(old), { migrationsFolder: oldMigrations });
+    old.prepare("INSERT INTO streams (name, source, lease_expires_at, created_at) VALUES ('acme', 'auth0', '2026-01-02T03:04:05.678Z', '2026-01-01T00:00:30.186Z')").run();
+    old.prepare("INSERT INTO events (stream, event_id, type, received_at, projected, payload) VALUES ('acme', 'evt_1', 'user.created', '2026-01-01T00:00:31.000000Z', 1, '{}')").run();
+    old.close();
+
+    const { sqlite, close } = openDatabase({ path });
+    expect(sqlite.prepare('SELECT created_at, lease_expires_at FROM streams').get()).toEqual({
+      created_at: '2026-01-01T00:00:30.186000Z',
+      lease_expires_at: '2026-01-02T03:04:05.678000Z',
+    });
+    expect(sqlite.prepare('SELECT stream, event_id FROM events').all()).toEqual([{ stream: 'acme', event_id: 'evt_1' }]);
+    expect(sqlite.pragma('foreign_key_check')).toEqual([]);
+    close();
+  });
+});
+
 describe('opening the database', () => {
   it('creates a new file readable by its owner only, in WAL mode with foreign keys on', () => {
     const path = join(tempDir(), 'sink.db');
@@ -59,7 +102,8 @@ describe('opening the database', () => {
     const path = join(tempDir(), 'sink.db');
     openDatabase({ path }).close();
     const { sqlite, close } = openDatabase({ path });
-    expect(sqlite.prepare('SELECT count(*) AS n FROM __drizzle_migrations').get()).toEqual({ n: 1 });
+    const journal = JSON.parse(readFileSync(join(migrationsFolder, 'meta/_journal.json'), 'utf8')) as { entries: unknown[] };
+    expect(sqlite.prepare('SELECT count(*) AS n FROM __drizzle_migrations').get()).toEqual({ n: journal.entries.length });
     close();
   });
 });

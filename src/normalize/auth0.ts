@@ -152,7 +152,15 @@ function applyUserEvent({ type, time, object }: Auth0Event): FamilyResult {
     deleted_at: type === 'user.deleted' ? (canonicalTime(object.deleted_at) ?? time) : null,
     object: JSON.stringify(object),
   };
-  return { subjectKind: 'user', subjectId: userId, projections: [{ op: 'put', table: 'users', key: { user_id: userId }, values }] };
+  const projections: ProjectionOp[] = [{ op: 'put', table: 'users', key: { user_id: userId }, values }];
+  if (type === 'user.deleted') {
+    projections.push(
+      { op: 'remove-matching', table: 'organization_members', match: { user_id: userId } },
+      { op: 'remove-matching', table: 'organization_member_roles', match: { user_id: userId } },
+      { op: 'remove-matching', table: 'group_members', match: { member_type: 'user', member_id: userId } },
+    );
+  }
+  return { subjectKind: 'user', subjectId: userId, projections };
 }
 
 function applyOrganizationEvent({ type, time, object }: Auth0Event): FamilyResult {
@@ -170,11 +178,9 @@ function applyOrganizationEvent({ type, time, object }: Auth0Event): FamilyResul
     ...times,
     object: JSON.stringify(object),
   };
-  return {
-    subjectKind: 'organization',
-    subjectId: orgId,
-    projections: [{ op: 'put', table: 'organizations', key: { org_id: orgId }, values }],
-  };
+  const projections: ProjectionOp[] = [{ op: 'put', table: 'organizations', key: { org_id: orgId }, values }];
+  if (type === 'organization.deleted') projections.push(...removeAllOf(ORGANIZATION_PARTS, { org_id: orgId }));
+  return { subjectKind: 'organization', subjectId: orgId, projections };
 }
 
 function applyGroupEvent({ type, time, object }: Auth0Event): FamilyResult {
@@ -191,7 +197,20 @@ function applyGroupEvent({ type, time, object }: Auth0Event): FamilyResult {
     deleted_at: type === 'group.deleted' ? (canonicalTime(object.deleted_at) ?? time) : null,
     object: JSON.stringify(object),
   };
-  return { subjectKind: 'group', subjectId: groupId, projections: [{ op: 'put', table: 'groups', key: { group_id: groupId }, values }] };
+  const projections: ProjectionOp[] = [{ op: 'put', table: 'groups', key: { group_id: groupId }, values }];
+  if (type === 'group.deleted') projections.push(...removeAllOf(GROUP_PARTS, { group_id: groupId }));
+  return { subjectKind: 'group', subjectId: groupId, projections };
+}
+
+/**
+ * What a deleted organization or group takes with it: Auth0 sends no removal events for these,
+ * and a row of a deleted parent is no current member, role or connection.
+ */
+const ORGANIZATION_PARTS: ProjectionTable[] = ['organization_members', 'organization_member_roles', 'organization_connections', 'organization_group_roles'];
+const GROUP_PARTS: ProjectionTable[] = ['group_members', 'group_roles', 'organization_group_roles'];
+
+function removeAllOf(tables: ProjectionTable[], match: ColumnValues): ProjectionOp[] {
+  return tables.map((table) => ({ op: 'remove-matching', table, match }));
 }
 
 // ---- memberships: a row while it exists; removal deletes it (the history stays in `events`)
@@ -224,6 +243,8 @@ function applyOrganizationConnectionEvent({ type, object }: Auth0Event): FamilyR
     assign_membership_on_login: booleanOrNull(object.assign_membership_on_login),
     show_as_button: booleanOrNull(object.show_as_button),
     is_signup_enabled: booleanOrNull(object.is_signup_enabled),
+    is_enabled: booleanOrNull(object.is_enabled),
+    organization_access_level: nonEmptyString(object.organization_access_level),
     object: JSON.stringify(object),
   };
   return { subjectKind: 'organization', subjectId: orgId, projections: [membership(type, 'organization_connections', key, values)] };

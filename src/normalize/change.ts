@@ -42,7 +42,12 @@ export type ProjectionOp =
       expect?: { column: string; value: string | null };
     }
   /** Delete the row and leave a tombstone (a membership removed). */
-  | { op: 'remove'; table: ProjectionTable; key: ColumnValues };
+  | { op: 'remove'; table: ProjectionTable; key: ColumnValues }
+  /**
+   * `remove` every row whose `match` columns hold these values (the memberships and roles of a
+   * deleted user, organization or group).
+   */
+  | { op: 'remove-matching'; table: ProjectionTable; match: ColumnValues };
 
 /** The history-log part of an event: one row of `events`. */
 export interface HistoryEntry {

@@ -86,7 +86,12 @@ export function nowTime(): string {
   const millis = Date.now();
   if (millis !== nowMillis) {
     nowMillis = millis;
-    nowText = `${new Date(millis).toISOString().slice(0, 23)}000Z`;
+    nowText = timeAt(millis);
   }
   return nowText;
+}
+
+/** A moment given in milliseconds since the epoch, in the canonical form. */
+export function timeAt(millis: number): string {
+  return `${new Date(millis).toISOString().slice(0, 23)}000Z`;
 }

@@ -35,6 +35,23 @@ export interface OpenOptions {
 
 const PAGE_SIZE = 16_384;
 
+/**
+ * drizzle-kit rebuilds a SQLite table to change it (create, copy, drop, rename). With foreign keys
+ * on, dropping a table that `events` points at fails, and the migration's own `PRAGMA
+ * foreign_keys=OFF` is ignored inside the transaction drizzle runs it in: SQLite's procedure for
+ * schema changes turns them off around it, then checks every reference.
+ */
+function migrateWithForeignKeysOff(sqlite: Database.Database, db: BetterSQLite3Database<typeof schema>): void {
+  sqlite.pragma('foreign_keys = OFF');
+  try {
+    migrate(db, { migrationsFolder });
+    const broken = sqlite.pragma('foreign_key_check') as { table: string }[];
+    if (broken.length > 0) throw new Error(`migrating left ${broken.length} rows pointing at nothing (first in ${broken[0].table})`);
+  } finally {
+    sqlite.pragma('foreign_keys = ON');
+  }
+}
+
 /** Opens (creating with mode 0600 if needed) and migrates the database for writing. */
 export function openDatabase({ path, durable = false, busyTimeoutMs = 5000, mustExist = false, backgroundCheckpoints }: OpenOptions): SinkDatabase {
   if (path !== ':memory:' && !existsSync(path)) {
@@ -48,9 +65,8 @@ export function openDatabase({ path, durable = false, busyTimeoutMs = 5000, must
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma(`synchronous = ${durable ? 'FULL' : 'NORMAL'}`);
   sqlite.pragma(`busy_timeout = ${busyTimeoutMs}`);
-  sqlite.pragma('foreign_keys = ON');
   const db = drizzle(sqlite, { schema });
-  migrate(db, { migrationsFolder });
+  migrateWithForeignKeysOff(sqlite, db);
   const checkpointer = backgroundCheckpoints && path !== ':memory:' ? new BackgroundCheckpointer(sqlite, path, backgroundCheckpoints.onFailure) : undefined;
   return {
     sqlite,

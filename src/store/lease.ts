@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { StreamBusyError } from '../errors.js';
+import { nowTime, timeAt } from '../normalize/time.js';
 import type { SinkDatabase } from './database.js';
 
 export const LEASE_TTL_MS = 30_000;
@@ -25,7 +26,7 @@ interface LeaseRow {
 /** Takes the stream's lease or throws StreamBusyError saying who holds it. */
 export function acquireLease(sink: SinkDatabase, stream: string, ttlMs = LEASE_TTL_MS): Lease {
   const owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
-  const nextExpiry = () => new Date(Date.now() + ttlMs).toISOString();
+  const nextExpiry = () => timeAt(Date.now() + ttlMs);
   const read = sink.sqlite.prepare<[string], LeaseRow>('SELECT lease_owner, lease_expires_at FROM streams WHERE name = ?');
   const take = sink.sqlite.prepare(
     `UPDATE streams SET lease_owner = ?, lease_expires_at = ?, state = 'live', state_reason = NULL,
@@ -35,7 +36,7 @@ export function acquireLease(sink: SinkDatabase, stream: string, ttlMs = LEASE_T
     .transaction(() => {
       const row = read.get(stream);
       if (row && isHeldByOther(row)) throw busyError(stream, row);
-      take.run(owner, nextExpiry(), new Date().toISOString(), stream);
+      take.run(owner, nextExpiry(), nowTime(), stream);
     })
     .immediate();
 
@@ -49,7 +50,7 @@ export function acquireLease(sink: SinkDatabase, stream: string, ttlMs = LEASE_T
     owner,
     nextExpiry,
     renew: () => renewStatement.run(nextExpiry(), stream, owner).changes === 1,
-    release: (reason) => void releaseStatement.run(reason, new Date().toISOString(), stream, owner),
+    release: (reason) => void releaseStatement.run(reason, nowTime(), stream, owner),
   };
 }
 

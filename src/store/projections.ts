@@ -29,6 +29,7 @@ type StatementKind =
   | 'update-expected'
   | 'select-expected'
   | 'delete'
+  | 'select-matching'
   | 'upsert-tombstone'
   | 'any-tombstone'
   | 'newer-tombstone';
@@ -46,6 +47,7 @@ export class ProjectionApplier {
    * skipping their tombstone lookup is most of a put's cost. Safe because one lease = one writer.
    */
   private readonly hasTombstones = new Map<ProjectionTable, boolean>();
+  private readonly primaryKeys = new Map<ProjectionTable, string[]>();
 
   constructor(
     private readonly sqlite: Database.Database,
@@ -54,7 +56,14 @@ export class ProjectionApplier {
 
   /** Applies one op; returns a mismatch when a `put` expected another revision than the stored one. */
   apply(op: ProjectionOp, order: WriteOrder): RevisionMismatch | undefined {
-    return op.op === 'put' ? this.put(op, order) : this.remove(op, order);
+    switch (op.op) {
+      case 'put':
+        return this.put(op, order);
+      case 'remove':
+        return this.remove(op, order);
+      case 'remove-matching':
+        return this.removeMatching(op, order);
+    }
   }
 
   /** Inserts a source's detail row (e.g. one `document_mutations` row), tagged with the event's seq. */
@@ -103,6 +112,29 @@ export class ProjectionApplier {
     ).run(op.table, JSON.stringify(keyValues), order.eventTime, order.eventSeq);
     this.hasTombstones.set(op.table, true);
     return undefined;
+  }
+
+  /** Each older row that matches is removed as a `remove` of its key would: deleted, with a tombstone. */
+  private removeMatching(op: Extract<ProjectionOp, { op: 'remove-matching' }>, order: WriteOrder): undefined {
+    const keyColumns = this.primaryKeyColumns(op.table).filter((column) => column !== 'stream');
+    const matchColumns = Object.keys(op.match);
+    const rows = this.statement('select-matching', op.table, [matchColumns], () => {
+      const where = ['stream', ...matchColumns].map((c) => `${checkIdentifier(c)} = ?`).join(' AND ');
+      return `SELECT ${keyColumns.map(checkIdentifier).join(', ')} FROM ${checkIdentifier(op.table)}
+        WHERE ${where} AND (event_time, event_seq) < (?, ?)`;
+    }).all(this.stream, sqlValues(op.match), order.eventTime, order.eventSeq) as ColumnValues[];
+    for (const key of rows) this.remove({ op: 'remove', table: op.table, key }, order);
+    return undefined;
+  }
+
+  private primaryKeyColumns(table: ProjectionTable): string[] {
+    let columns = this.primaryKeys.get(table);
+    if (!columns) {
+      const info = this.sqlite.pragma(`table_info(${checkIdentifier(table)})`) as { name: string; pk: number }[];
+      columns = info.filter((column) => column.pk > 0).sort((a, b) => a.pk - b.pk).map((column) => column.name);
+      this.primaryKeys.set(table, columns);
+    }
+    return columns;
   }
 
   private isTombstoneNewer(table: ProjectionTable, keyValues: SqlValue[], order: WriteOrder): boolean {

@@ -3,8 +3,8 @@
 import { sql } from 'drizzle-orm';
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
-/** ISO-8601 UTC text of the moment a row is written, matching `new Date().toISOString()`. */
-const nowIso = sql`(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`;
+/** The moment a row is written, in the canonical form of every stored time (src/normalize/time.ts): microseconds. */
+const nowIso = sql`(strftime('%Y-%m-%dT%H:%M:%f', 'now') || '000Z')`;
 
 /** One row per configured stream: what defines it, where it stands, who is ingesting it. */
 export const streams = sqliteTable('streams', {
@@ -194,6 +194,9 @@ export const organizationConnections = sqliteTable(
     assignMembershipOnLogin: integer('assign_membership_on_login', { mode: 'boolean' }),
     showAsButton: integer('show_as_button', { mode: 'boolean' }),
     isSignupEnabled: integer('is_signup_enabled', { mode: 'boolean' }),
+    /** Auth0 event catalog 0.7.1. */
+    isEnabled: integer('is_enabled', { mode: 'boolean' }),
+    organizationAccessLevel: text('organization_access_level'),
     object: text('object').notNull(),
     ...lastWrite,
   },

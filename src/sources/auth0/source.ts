@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CursorExpiredError, UpstreamStopError, UsageError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { normalizeAuth0Event } from '../../normalize/auth0.js';
-import { canonicalTime, nowTime } from '../../normalize/time.js';
+import { nowTime, timeAt } from '../../normalize/time.js';
 import { readSseStream, SseHttpError, type SseClientOptions } from '../../sse/client.js';
 import { ConnectionPacer } from '../../sse/pacer.js';
 import type { ConnectionEvent } from '../../sse/types.js';
@@ -110,7 +110,7 @@ async function* readAuth0Events(options: Auth0SourceOptions, context: ReadContex
           throw cursorExpired(end.detail, start, context.lastEventAt);
         }
         const overlapMs = options.expiredCursorOverlapMs ?? EXPIRED_CURSOR_OVERLAP_MS;
-        const resumeFrom = canonicalTime(new Date(Date.parse(context.lastEventAt) - overlapMs).toISOString())!;
+        const resumeFrom = timeAt(Date.parse(context.lastEventAt) - overlapMs);
         log.warn('the stored cursor expired upstream: recording a gap and resuming from a time', {
           detail: end.detail,
           lastEventAt: context.lastEventAt,
