@@ -5,11 +5,11 @@ import { BatchWriter } from '../src/store/batch-writer.js';
 import { openDatabase } from '../src/store/database.js';
 import { acquireLease } from '../src/store/lease.js';
 import { registerStream } from '../src/store/streams.js';
-import { runCli, tempDir } from './helpers/cli.js';
+import { collect, runCli, spawnCli, tempDir } from './helpers/cli.js';
 import { batchOf, userChange } from './helpers/store.js';
 
 /** A database with one stream holding two users and a dead letter, as an ingest would leave it. */
-function seededDb(): string {
+function seededDb(extraUsers = 0): string {
   const path = join(tempDir(), 'sink.db');
   const sink = openDatabase({ path });
   registerStream(sink, { name: 'tenant', source: 'auth0', definition: { domain: 'a.example.com' } });
@@ -17,6 +17,8 @@ function seededDb(): string {
   const writer = new BatchWriter(sink, lease);
   writer.commit(batchOf([userChange('evt_1', 'u1', '2026-01-01T00:00:01.000000Z'), userChange('evt_2', 'u2', '2026-01-01T00:00:02.000000Z', 'two, "quoted"@example.com')], 'c2'));
   writer.commit({ changes: [], gaps: [], deadLetters: [{ eventType: 'user.created', reason: 'not JSON', raw: '{', cursor: 'c3', receivedAt: '2026-01-01T00:00:03.000000Z' }], cursor: 'c3' });
+  const more = Array.from({ length: extraUsers }, (_, i) => userChange(`evt_more_${i}`, `m${i}`, '2026-01-02T00:00:00.000000Z'));
+  if (more.length) writer.commit(batchOf(more, 'c4'));
   lease.release('test done');
   sink.close();
   return path;
@@ -145,6 +147,28 @@ describe('sse-sink CLI', () => {
     expect(before.stdout.trimEnd().split('\n').map((line) => JSON.parse(line).event_id)).toEqual(['evt_1']);
     const none = await runCli(['export', '--stream', 'tenant', '--type', 'user.deleted', '--db', db]);
     expect(none).toMatchObject({ code: 0, stdout: '' });
+  });
+
+  it.each([
+    ['export', ['export', '--stream', 'tenant']],
+    ['query', ['query', 'SELECT * FROM events']],
+  ])('%s into a reader that stops early (| head -3) exits 0 without a message', async (_, args) => {
+    const db = seededDb(50_000);
+    const child = spawnCli([...args, '--db', db]);
+    child.stdin.end();
+    // As head does: read the first lines, then close the pipe while the CLI is still writing.
+    child.stdout.once('data', () => child.stdout.destroy());
+    const result = await collect(child);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+  });
+
+  it('query prints a table of 200,000 rows', async () => {
+    const result = await runCli(['query', 'WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 200000) SELECT x FROM n', '--db', seededDb()]);
+    expect(result.code).toBe(0);
+    const lines = result.stdout.trimEnd().split('\n');
+    expect(lines.slice(0, 3)).toEqual(['x', '------', '1']);
+    expect(lines).toContain('200000');
   });
 
   it('export rejects a bad --since with exit 2', async () => {

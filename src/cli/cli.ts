@@ -238,15 +238,27 @@ function formatStatus(status: StreamStatus[]): string {
 
 /** Runs the CLI and returns the exit code (the process is not exited here, so tests can call it). */
 export async function runCli(argv: string[]): Promise<number> {
+  // `sse-sink export … | head -3`: a reader that has seen enough is a normal end, not a failure.
+  const onStdoutError = (error: unknown) => {
+    if (isClosedPipe(error)) process.exit(ExitCode.ok);
+  };
+  process.stdout.on('error', onStdoutError);
   try {
     await buildCli(argv).parseAsync();
     return ExitCode.ok;
   } catch (error) {
+    if (isClosedPipe(error)) return ExitCode.ok;
     if (error instanceof SinkError) {
       console.error(`sse-sink: ${error.message}`);
       return error.exitCode;
     }
     console.error(`sse-sink: ${explainSqliteError(error) ?? (error instanceof Error ? error.message : String(error))}`);
     return ExitCode.runtime;
+  } finally {
+    process.stdout.off('error', onStdoutError);
   }
+}
+
+function isClosedPipe(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === 'EPIPE';
 }

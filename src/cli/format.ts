@@ -31,7 +31,8 @@ function csvField(text: string): string {
 function table(rows: Row[], columns: string[]): string {
   if (columns.length === 0) return '(no rows)';
   const cells = rows.map((row) => columns.map((c) => cellText(row[c]).replace(/\s+/g, ' ')));
-  const widths = columns.map((c, i) => Math.min(60, Math.max(c.length, ...cells.map((r) => r[i].length))));
+  // A fold, not Math.max(...lengths): a spread of 200,000 rows overflows the call stack.
+  const widths = columns.map((c, i) => Math.min(60, cells.reduce((width, r) => Math.max(width, r[i].length), c.length)));
   const line = (values: string[]) =>
     values.map((v, i) => (v.length > widths[i] ? `${v.slice(0, widths[i] - 1)}…` : v.padEnd(widths[i]))).join('  ').trimEnd();
   return [line(columns), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line), `(${rows.length} row${rows.length === 1 ? '' : 's'})`].join('\n');
