@@ -10,7 +10,7 @@ import { createLogger } from '../src/log.js';
 import { SanitySource } from '../src/sources/sanity/source.js';
 import type { SinkDatabase } from '../src/store/database.js';
 import { registerStream } from '../src/store/streams.js';
-import { simulatedDatasetConfig } from '../src/testing/sanity-simulator.js';
+import { simulatedDatasetConfig } from '../src/testing/sanity-dataset-config.js';
 import type { ScriptStep } from '../src/testing/sse-server.js';
 import { bestInTurns, freshDatabase, peakRssDuring, RssCheckpoints, SQLITE_DEFAULT_PAGE_BYTES } from './measure.js';
 import type { ScenarioResult } from './result.js';

@@ -16,7 +16,7 @@ import { canonicalTime } from '../src/normalize/time.js';
 import { SanitySource } from '../src/sources/sanity/source.js';
 import type { Source } from '../src/sources/source.js';
 import { openDatabase, type SinkDatabase } from '../src/store/database.js';
-import { simulatedDatasetConfig } from '../src/testing/sanity-simulator.js';
+import { simulatedDatasetConfig } from '../src/testing/sanity-dataset-config.js';
 import { startSseTestServer, type ScriptStep, type SseTestServer } from '../src/testing/sse-server.js';
 import { fixtureEvents, simulatedTenantSource } from './helpers/auth0.js';
 import { tempDir } from './helpers/cli.js';
@@ -495,27 +495,28 @@ const sanityFrame: fc.Arbitrary<MakeFrame> = fc.oneof(
   {
     weight: 2,
     // Control frames that end nothing: greetings (a second welcome, and reset, catch up from the
-    // test server's empty History API), padding, and a listener error that is not the query's fault.
+    // test server's empty History API) and padding.
     arbitrary: fc
       .oneof(
         fc.tuple(fc.constantFrom('welcome', 'welcomeback'), fc.oneof(fc.constant('{"listenerName":"fuzz"}'), oddText)),
         fc.tuple(fc.constantFrom('reset', 'preamble'), oddText),
         fc.tuple(fc.constant(undefined), fc.constantFrom('', ' ', '   ')),
-        fc.tuple(
-          fc.constant('channelError'),
-          fc.constantFrom('{"message":"Temporary processing error, retrying"}', '{"error":"listener restarting"}', '{}', 'not json', ''),
-        ),
       )
       .map<MakeFrame>(([event, data]) => () => ({ step: frame(event, asReceived(data)), lands: 'nowhere', data: '', cursor: null })),
   },
   { weight: 1, arbitrary: keepAlive },
 );
 
-/** What ends a Sanity run early: `disconnect`, or a channelError the query is at fault for. */
+/** What ends a Sanity run early: `disconnect`, any channelError (a usage error when the query is at fault), an error event with data. */
 const sanityStopFrame = fc.constantFrom(
   { step: frame('disconnect', '{"reason":"fuzzed disconnect"}'), stopsWith: UpstreamStopError },
   { step: frame('disconnect', ''), stopsWith: UpstreamStopError },
   { step: frame('channelError', '{"error":{"description":"expected ]","type":"queryParseError"}}'), stopsWith: UsageError },
+  ...['{"message":"Temporary processing error, retrying"}', '{"error":"listener restarting"}', '{}', 'not json', ''].map((data) => ({
+    step: frame('channelError', data),
+    stopsWith: UpstreamStopError,
+  })),
+  { step: frame('error', '{"message":"listener failed"}'), stopsWith: UpstreamStopError },
 );
 
 const sanityPlan: fc.Arbitrary<Plan> = fc

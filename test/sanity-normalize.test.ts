@@ -1,13 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { isNormalizeFailure, type NormalizedChange, type NormalizeResult } from '../src/normalize/change.js';
-import {
-  normalizeSanityMutation,
-  parseDocumentId,
-  parseHistoryTransaction,
-  rebuildMutationEvents,
-  type HistoryTransaction,
-} from '../src/normalize/sanity.js';
+import { normalizeSanityMutation, parseDocumentId } from '../src/normalize/sanity.js';
 
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/sanity/${name}`, import.meta.url), 'utf8').trim();
 
@@ -132,53 +126,5 @@ describe('normalizing a listen mutation event', () => {
   ])('refuses an event with %s, saying why', (_what, data, reason) => {
     const result = normalizeSanityMutation(data);
     expect(isNormalizeFailure(result) && result.error).toMatch(reason);
-  });
-});
-
-describe('rebuilding mutation events from History API transactions', () => {
-  const lines = fixture('history-transactions.ndjson').split('\n');
-  const parsed = lines.map(parseHistoryTransaction);
-  const transactions = parsed.filter((t): t is HistoryTransaction => !('error' in t));
-
-  it('parses NDJSON lines and says which line is not a transaction', () => {
-    expect(transactions.map((t) => t.id)).toEqual(['tx-a', 'tx-c', 'tx-b', 'tx-d']);
-    expect(parsed[4]).toEqual({ error: expect.stringMatching(/not JSON/) });
-  });
-
-  it('orders by time, chains revisions per document, derives transitions, and skips documents the stream does not follow', () => {
-    const events = rebuildMutationEvents(transactions, {
-      documentIds: new Set(['post-1', 'drafts.post-1']),
-      before: new Map(),
-    });
-    expect(events.map((e) => [e.eventId, e.transition, e.previousRev, e.resultRev, e.identity])).toEqual([
-      ['tx-a#post-1', 'appear', null, 'tx-a', 'pAlice'],
-      ['tx-b#drafts.post-1', 'appear', null, 'tx-b', 'pBob'],
-      ['tx-c#post-1', 'update', 'tx-a', 'tx-c', 'pAlice'],
-      ['tx-c#drafts.post-1', 'disappear', 'tx-b', 'tx-c', 'pAlice'],
-      ['tx-d#post-1', 'update', 'tx-c', 'tx-d', 'pBob'],
-    ]);
-    // Each event carries only its own document's mutations, as the listener sends them.
-    expect(events[1].mutations).toEqual([{ create: { _id: 'drafts.post-1', _type: 'post', title: 'Draft' } }]);
-    expect(events.every((e) => e.origin === 'history')).toBe(true);
-  });
-
-  it('continues from the revision already stored and skips that revision and anything older', () => {
-    const events = rebuildMutationEvents(transactions, {
-      documentIds: new Set(['post-1']),
-      before: new Map([['post-1', { rev: 'tx-c', deleted: false }]]),
-    });
-    expect(events.map((e) => [e.eventId, e.transition, e.previousRev])).toEqual([['tx-d#post-1', 'update', 'tx-c']]);
-  });
-
-  it('starts a document that was deleted before the transactions with appear', () => {
-    const events = rebuildMutationEvents(transactions, {
-      documentIds: new Set(['post-1']),
-      before: new Map([['post-1', { rev: 'tx-old', deleted: true }]]),
-    });
-    expect(events.map((e) => [e.eventId, e.transition, e.previousRev])).toEqual([
-      ['tx-a#post-1', 'appear', null],
-      ['tx-c#post-1', 'update', 'tx-a'],
-      ['tx-d#post-1', 'update', 'tx-c'],
-    ]);
   });
 });

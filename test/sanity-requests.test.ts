@@ -1,12 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { interpretFrame } from '../src/sources/sanity/frames.js';
-import { siblingIds } from '../src/sources/sanity/source.js';
 import {
+  buildDocumentsUrl,
   buildListenUrl,
-  buildQueryUrl,
-  buildRevisionUrl,
   buildTransactionsUrl,
-  changedMatchingQuery,
   chunkIds,
   type SanityListenConfig,
 } from '../src/sources/sanity/requests.js';
@@ -60,24 +57,25 @@ describe('Sanity listen URL', () => {
 });
 
 describe('Sanity catch-up URLs', () => {
-  it('asks the History API for the transactions of several documents in a time range', () => {
-    const url = new URL(buildTransactionsUrl(config, ['post-1', 'drafts.post-1', 'versions.r1.post-1'], { fromTime: '2026-03-01T09:00:00.000000Z' }));
+  it('asks the History API for the transactions of several documents, as the Studio does: excludeContent and a limit', () => {
+    const url = new URL(buildTransactionsUrl(config, ['post-1', 'drafts.post-1', 'versions.r1.post-1'], { fromTime: '2026-03-01T09:00:00.000000Z', limit: 250, excludeContent: true }));
     expect(url.pathname).toBe('/v2025-02-19/data/history/production/transactions/post-1,drafts.post-1,versions.r1.post-1');
     expect(url.searchParams.get('fromTime')).toBe('2026-03-01T09:00:00.000000Z');
+    expect(url.searchParams.get('excludeContent')).toBe('true');
+    expect(url.searchParams.get('limit')).toBe('250');
   });
 
-  it('asks for one revision of a document', () => {
-    const url = new URL(buildRevisionUrl(config, 'drafts.post-1', 'tx-9'));
-    expect(url.pathname).toBe('/v2025-02-19/data/history/production/documents/drafts.post-1');
+  it('lists the whole dataset\'s transactions when given no document ids', () => {
+    const url = new URL(buildTransactionsUrl(config, undefined, { fromTime: '2026-03-01T09:00:00.000000Z', toTime: '2026-03-02T09:00:00.000000Z', limit: 50, excludeContent: true }));
+    expect(url.pathname).toBe('/v2025-02-19/data/history/production/transactions');
+    expect(url.searchParams.get('toTime')).toBe('2026-03-02T09:00:00.000000Z');
+  });
+
+  it('asks for several documents at one revision, or at a time', () => {
+    const url = new URL(buildDocumentsUrl(config, ['drafts.post-1', 'post-1'], { revision: 'tx-9' }));
+    expect(url.pathname).toBe('/v2025-02-19/data/history/production/documents/drafts.post-1,post-1');
     expect(url.searchParams.get('revision')).toBe('tx-9');
-  });
-
-  it('queries with the raw perspective so that drafts and versions count as themselves', () => {
-    const url = new URL(buildQueryUrl(config, changedMatchingQuery(config.query), { ...config.params, sseSinkSince: '2026-03-01T09:00:00Z' }));
-    expect(url.pathname).toBe('/v2025-02-19/data/query/production');
-    expect(url.searchParams.get('query')).toBe('*[_type == $type && count(tags) > $min][dateTime(_updatedAt) >= dateTime($sseSinkSince)]._id');
-    expect(url.searchParams.get('$sseSinkSince')).toBe('"2026-03-01T09:00:00Z"');
-    expect(url.searchParams.get('perspective')).toBe('raw');
+    expect(new URL(buildDocumentsUrl(config, ['post-1'], { time: '2026-03-01T09:00:00.000000Z' })).searchParams.get('time')).toBe('2026-03-01T09:00:00.000000Z');
   });
 
   it('splits long id lists so that no URL grows past the limit, keeping every id once', () => {
@@ -124,6 +122,11 @@ describe('Sanity listen frames', () => {
     });
   });
 
+  it('reads an error event with data as a channelError (terminal in @sanity/client), and one without as unknown', () => {
+    expect(interpretFrame(frame('error', '{"message":"listener failed"}'))).toEqual({ kind: 'channelError', message: 'listener failed', queryError: false });
+    expect(interpretFrame(frame('error', ''))).toEqual({ kind: 'unknown', event: 'error', data: '' });
+  });
+
   it('reads a disconnect with or without a reason', () => {
     expect(interpretFrame(frame('disconnect', '{"reason":"dataset deleted"}'))).toEqual({ kind: 'disconnect', reason: 'dataset deleted' });
     expect(interpretFrame(frame('disconnect', ''))).toEqual({ kind: 'disconnect', reason: 'no reason given' });
@@ -133,22 +136,5 @@ describe('Sanity listen frames', () => {
     expect(interpretFrame(frame('message', ' '.repeat(2048)))).toEqual({ kind: 'keepalive' });
     expect(interpretFrame(frame('preamble', ''))).toEqual({ kind: 'keepalive' });
     expect(interpretFrame(frame('surprise', '{}'))).toEqual({ kind: 'unknown', event: 'surprise', data: '{}' });
-  });
-});
-
-describe('catch-up candidates', () => {
-  it('adds the draft, published and release siblings of the kinds the stream has seen', () => {
-    expect(siblingIds(['post-1', 'drafts.post-2', 'versions.r1.post-3'])).toEqual([
-      'drafts.post-1',
-      'drafts.post-3',
-      'post-2',
-      'post-3',
-      'versions.r1.post-1',
-      'versions.r1.post-2',
-    ]);
-  });
-
-  it('gives a stream that never saw drafts or versions no draft or version ids', () => {
-    expect(siblingIds(['post-1', 'post-2'])).toEqual([]);
   });
 });

@@ -5,7 +5,7 @@ import { createLogger } from '../src/log.js';
 import { isNormalizeFailure, type NormalizeResult } from '../src/normalize/change.js';
 import { SanitySource } from '../src/sources/sanity/source.js';
 import type { UpstreamEvent } from '../src/sources/source-event.js';
-import { simulatedDatasetConfig } from '../src/testing/sanity-simulator.js';
+import { simulatedDatasetConfig } from '../src/testing/sanity-dataset-config.js';
 import { startSseTestServer, type SseTestServer } from '../src/testing/sse-server.js';
 
 let server: SseTestServer | undefined;

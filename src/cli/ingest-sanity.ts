@@ -1,13 +1,13 @@
 // `sse-sink ingest sanity`: its flags, their validation (before the database is touched), and
 // the Sanity source built from them, with a read-only view of the store for catch-ups.
 import { UsageError } from '../errors.js';
-import { normalizeSanityMutation, type KnownRevision } from '../normalize/sanity.js';
+import { normalizeSanityMutation } from '../normalize/sanity.js';
 import { openDatabaseReadOnly } from '../store/database.js';
+import type { KnownDocument } from '../sources/sanity/catch-up.js';
 import { SanitySource, type RevisionGap, type SanityStoreView } from '../sources/sanity/source.js';
 import {
   DEFAULT_API_VERSION,
   defaultBaseUrl,
-  RESERVED_PARAMS,
   RESUME_MODES,
   type SanityListenConfig,
   type SanityVisibility,
@@ -91,7 +91,6 @@ export function parseParams(flags: string[]): Record<string, unknown> {
     if (equals < 0 || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
       throw new UsageError(`--param "${flag}" must be name=<JSON value>, e.g. --param 'type="post"'`);
     }
-    if ((RESERVED_PARAMS as readonly string[]).includes(name)) throw new UsageError(`--param name "${name}" is reserved by sse-sink; rename it`);
     if (name in params) throw new UsageError(`--param ${name} is given twice`);
     try {
       params[name] = JSON.parse(flag.slice(equals + 1));
@@ -114,28 +113,39 @@ export function sqliteStoreView(dbPath: string, stream: string): SanityStoreView
       sink.close();
     }
   };
+  const openGaps = (sqlite: import('better-sqlite3').Database) =>
+    sqlite
+      .prepare<[string], { reason: string; document_id: string | null; detail: string | null }>(
+        "SELECT reason, document_id, detail FROM gaps WHERE stream = ? AND status = 'open' ORDER BY id",
+      )
+      .all(stream);
   return {
     documents: () =>
       withDatabase((sqlite) => {
         const rows = sqlite
-          .prepare<[string], { document_id: string; rev: string | null; deleted_at: string | null }>(
-            'SELECT document_id, rev, deleted_at FROM documents WHERE stream = ?',
+          .prepare<[string], { document_id: string; rev: string | null; deleted_at: string | null; event_time: string | null }>(
+            'SELECT document_id, rev, deleted_at, event_time FROM documents WHERE stream = ?',
           )
           .all(stream);
-        return new Map<string, KnownRevision>(rows.map((r) => [r.document_id, { rev: r.rev, deleted: r.deleted_at !== null }]));
+        return new Map<string, KnownDocument>(
+          rows.map((r) => [r.document_id, { rev: r.rev, deleted: r.deleted_at !== null, updatedAt: r.event_time }]),
+        );
       }),
     openRevisionGaps: () =>
       withDatabase((sqlite) =>
-        sqlite
-          .prepare<[string], { document_id: string; detail: string | null }>(
-            "SELECT document_id, detail FROM gaps WHERE stream = ? AND reason = 'revision-mismatch' AND status = 'open' ORDER BY id",
-          )
-          .all(stream)
+        openGaps(sqlite)
+          .filter((row) => row.reason === 'revision-mismatch' && row.document_id !== null)
           .map((row): RevisionGap => {
             const detail = JSON.parse(row.detail ?? '{}') as { found?: string | null; expected?: string | null };
-            return { documentId: row.document_id, found: detail.found ?? null, expected: detail.expected ?? null };
+            return { documentId: row.document_id!, found: detail.found ?? null, expected: detail.expected ?? null };
           }),
       ),
+    openCatchUps: () => withDatabase((sqlite) => [...new Set(openGaps(sqlite).filter((row) => row.document_id === null).map((row) => row.reason))]),
+    oldestEventAt: () =>
+      withDatabase((sqlite) => {
+        const row = sqlite.prepare<[string], { at: string | null }>('SELECT min(occurred_at) AS at FROM events WHERE stream = ?').get(stream);
+        return row?.at ?? null;
+      }),
   };
 }
 

@@ -51,6 +51,13 @@ export interface IngestOptions {
  */
 const LOCKED_RETRY_MS = 1000;
 const LOCKED_BATCH_LIMIT = 20;
+/**
+ * A batch is not ended inside an upstream transaction (Sanity's several documents in one commit),
+ * so SQL never sees half of one; but it waits for the rest of one only this long, and only up to
+ * this many batches' worth of events.
+ */
+const TRANSACTION_WAIT_MS = 2000;
+const TRANSACTION_BATCH_LIMIT = 4;
 
 export type StopReason = 'signal' | 'until-idle' | 'max-events' | 'max-duration' | 'upstream-ended';
 
@@ -105,6 +112,8 @@ export async function runIngest(options: IngestOptions): Promise<IngestSummary> 
 
     let pending = emptyBatch();
     let pendingSince = 0;
+    /** The last event added has more of its transaction to come. */
+    let insideTransaction = false;
     let commitError: unknown;
     let locked: { since: number; retryAt: number } | undefined;
     /** Commits the open batch; `final` (at the end of the run) fails rather than keep waiting on a lock. */
@@ -158,6 +167,7 @@ export async function runIngest(options: IngestOptions): Promise<IngestSummary> 
       if (isEmptyBatch(pending)) return;
       const age = Date.now() - pendingSince;
       const holdsEvents = pending.changes.length + pending.deadLetters.length + pending.gaps.length > 0;
+      if (insideTransaction && age < TRANSACTION_WAIT_MS) return;
       if (age >= (holdsEvents ? batchAgeMs : heartbeatFlushMs)) flushOrStop();
     }, Math.max(10, Math.min(batchAgeMs, heartbeatFlushMs) / 2));
     const leaseTimer = setInterval(() => {
@@ -175,12 +185,14 @@ export async function runIngest(options: IngestOptions): Promise<IngestSummary> 
     // Idle is time the upstream was reachable with nothing to send, added up since the last event:
     // it stops while reconnecting after a failure (backoff, Retry-After, a refusal) and starts again
     // when a connection opens. A clean end of stream and the reconnect after it count as reachable.
+    // A source busy for the stream without yielding (a History catch-up) holds the clock too.
     let idleTimer: NodeJS.Timeout | undefined;
     let reachableSince: number | undefined;
     let idleSpentMs = 0;
+    let sourceBusy = false;
     const armIdle = () => {
       clearTimeout(idleTimer);
-      if (options.untilIdleMs === undefined || reachableSince === undefined) return;
+      if (options.untilIdleMs === undefined || reachableSince === undefined || sourceBusy) return;
       const idleMs = idleSpentMs + (Date.now() - reachableSince);
       idleTimer = setTimeout(() => stopWith('until-idle'), Math.max(0, options.untilIdleMs - idleMs));
     };
@@ -199,6 +211,11 @@ export async function runIngest(options: IngestOptions): Promise<IngestSummary> 
         armIdle();
       }
       options.onConnectionEvent?.(event);
+    };
+    const onBusy = (busy: boolean) => {
+      sourceBusy = busy;
+      if (!busy) resetIdle();
+      else clearTimeout(idleTimer);
     };
 
     const add = (item: SourceEvent) => {
@@ -228,7 +245,9 @@ export async function runIngest(options: IngestOptions): Promise<IngestSummary> 
       if (item.kind === 'heartbeat') return;
       summary.received++;
       resetIdle();
-      if (pending.changes.length + pending.deadLetters.length >= batchSize) flush();
+      insideTransaction = item.kind === 'event' && item.moreInTransaction === true;
+      const held = pending.changes.length + pending.deadLetters.length;
+      if (held >= batchSize && !(insideTransaction && held < batchSize * TRANSACTION_BATCH_LIMIT)) flush();
       if (options.maxEvents !== undefined && summary.received >= options.maxEvents) stopWith('max-events');
     };
 
@@ -240,6 +259,7 @@ export async function runIngest(options: IngestOptions): Promise<IngestSummary> 
         signal: stop.signal,
         log,
         onConnectionEvent,
+        onBusy,
       });
       for await (const item of stream) {
         add(item);

@@ -1,5 +1,5 @@
-// Pure Sanity normalization: one listen `mutation` event (or one document's part of a History API
-// transaction, rebuilt into the same shape) to its `events` row, `document_mutations` row and `documents` put.
+// Pure Sanity normalization: one listen `mutation` event (or one rebuilt from the History API in
+// the same shape) to its `events` row, `document_mutations` row and `documents` put.
 import type { ColumnValues, NormalizeFailure, NormalizeResult, ProjectionOp } from './change.js';
 import { memberTexts } from './json-members.js';
 import { canonicalTime } from './time.js';
@@ -31,15 +31,6 @@ export interface SanityMutationEvent {
   transactionCurrentEvent?: number;
   /** Set by sse-sink on events rebuilt from the History API during a catch-up or a repair. */
   origin?: 'history';
-}
-
-/** A transaction as the History API's transactions endpoint returns it (one NDJSON line). */
-export interface HistoryTransaction {
-  id: string;
-  timestamp: string;
-  author?: string;
-  documentIDs: string[];
-  mutations: SanityMutation[];
 }
 
 export type IdKind = 'published' | 'draft' | 'version';
@@ -79,11 +70,6 @@ export function mutationTarget(mutation: SanityMutation): string | undefined {
     if (isRecord(body) && typeof body.id === 'string') return body.id;
   }
   return undefined;
-}
-
-/** The mutations of a transaction that touch `documentId`, in their order. */
-export function mutationsFor(mutations: SanityMutation[], documentId: string): SanityMutation[] {
-  return mutations.filter((m) => mutationTarget(m) === documentId);
 }
 
 /** `_type` from the result, the previous version, or a create mutation, whichever is known. */
@@ -207,101 +193,6 @@ function checkMutationEvent(value: unknown): ParsedMutationEvent | NormalizeFail
     if (text !== undefined && text !== null && typeof text !== 'string') return { error: `mutation "${field}" is not a string` };
   }
   return { event: value as unknown as SanityMutationEvent, occurredAt };
-}
-
-// ---- History API transactions, rebuilt as mutation events --------------------------------------
-
-/** What sse-sink knows of a document before the transactions being rebuilt. */
-export interface KnownRevision {
-  rev: string | null;
-  deleted: boolean;
-}
-
-export interface RebuildOptions {
-  /** Only these documents get events (the transactions may touch others the stream does not follow). */
-  documentIds: ReadonlySet<string>;
-  /** The revision each document had before the first transaction; absent means not known to exist. */
-  before: ReadonlyMap<string, KnownRevision>;
-}
-
-/**
- * History transactions (any order) to the mutation events the listener would have sent, oldest
- * first: one per (transaction, document), `previousRev` chained per document, the transition
- * from the mutations (delete => disappear, a document that did not exist => appear, else update).
- * Results are not in the History feed; the caller adds them when the stream includes them.
- */
-export function rebuildMutationEvents(transactions: HistoryTransaction[], options: RebuildOptions): SanityMutationEvent[] {
-  const ordered = uniqueTransactions(transactions).sort(byTimestamp);
-  // Where the list holds a document's stored revision, that revision and everything before it
-  // is history we already have.
-  const heldAt = new Map<string, number>();
-  ordered.forEach((tx, index) => {
-    for (const id of tx.documentIDs) if (options.before.get(id)?.rev === tx.id) heldAt.set(id, index);
-  });
-  const state = new Map<string, KnownRevision>(options.before);
-  const events: SanityMutationEvent[] = [];
-  ordered.forEach((tx, txIndex) => {
-    const touched = tx.documentIDs.filter((id) => options.documentIds.has(id) && txIndex > (heldAt.get(id) ?? -1));
-    touched.forEach((documentId, index) => {
-      const mutations = mutationsFor(tx.mutations, documentId);
-      const prior = state.get(documentId);
-      const deletes = mutations.some((m) => 'delete' in m);
-      const existed = prior !== undefined && !prior.deleted && prior.rev !== null;
-      const transition: Transition = deletes ? 'disappear' : existed ? 'update' : 'appear';
-      events.push({
-        eventId: mutationEventId(tx.id, documentId),
-        documentId,
-        transactionId: tx.id,
-        transition,
-        identity: tx.author,
-        mutations,
-        previousRev: existed ? prior.rev : null,
-        resultRev: tx.id,
-        timestamp: tx.timestamp,
-        visibility: 'transaction',
-        transactionTotalEvents: touched.length,
-        transactionCurrentEvent: index + 1,
-        origin: 'history',
-      });
-      state.set(documentId, { rev: tx.id, deleted: deletes });
-    });
-  });
-  return events;
-}
-
-/** Parses one NDJSON line of the transactions endpoint, or says why it is not a transaction. */
-export function parseHistoryTransaction(line: string): HistoryTransaction | { error: string } {
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch (error) {
-    return { error: `history line is not JSON: ${(error as Error).message}` };
-  }
-  if (!isRecord(value) || typeof value.id !== 'string') return { error: 'history line has no transaction id' };
-  if (canonicalTime(value.timestamp) === null) return { error: `transaction ${value.id} has no RFC-3339 timestamp` };
-  const mutations = Array.isArray(value.mutations) ? value.mutations.filter(isRecord) : [];
-  const documentIDs = Array.isArray(value.documentIDs)
-    ? value.documentIDs.filter((id): id is string => typeof id === 'string')
-    : [...new Set(mutations.map(mutationTarget).filter((id): id is string => id !== undefined))];
-  return {
-    id: value.id,
-    timestamp: value.timestamp as string,
-    author: typeof value.author === 'string' ? value.author : undefined,
-    documentIDs,
-    mutations,
-  };
-}
-
-function uniqueTransactions(transactions: HistoryTransaction[]): HistoryTransaction[] {
-  const seen = new Map<string, HistoryTransaction>();
-  for (const tx of transactions) if (!seen.has(tx.id)) seen.set(tx.id, tx);
-  return [...seen.values()];
-}
-
-function byTimestamp(a: HistoryTransaction, b: HistoryTransaction): number {
-  const ta = canonicalTime(a.timestamp) ?? '';
-  const tb = canonicalTime(b.timestamp) ?? '';
-  return ta < tb ? -1 : ta > tb ? 1 : 0;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

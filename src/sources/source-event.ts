@@ -10,6 +10,8 @@ export interface UpstreamEvent {
   data: string;
   /** The stream position after this event, if the upstream gives one. */
   cursor: string | null;
+  /** More events of the same upstream transaction follow: a batch does not end after this one. */
+  moreInTransaction?: boolean;
 }
 
 /** A frame that only moves the cursor (Auth0 `offset-only`). */

@@ -20,6 +20,8 @@ export interface ReadContext {
   log: Logger;
   /** A source reports its connections here (`open`, `closed`, `retrying`): --until-idle counts only time connected. */
   onConnectionEvent?: (event: ConnectionEvent) => void;
+  /** A source working for the stream without yielding (a History catch-up) says so: that is not idle. */
+  onBusy?: (busy: boolean) => void;
 }
 
 export interface Source {

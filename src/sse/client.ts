@@ -354,7 +354,7 @@ async function refusal(response: Dispatcher.ResponseData, url: string): Promise<
 }
 
 /** `Retry-After` is either delta-seconds or an HTTP date. */
-function parseRetryAfterMs(header: string | string[] | undefined): number | undefined {
+export function parseRetryAfterMs(header: string | string[] | undefined): number | undefined {
   const value = headerValue(header);
   if (!value) return undefined;
   if (/^\d+$/.test(value)) return Number(value) * 1000;

@@ -182,11 +182,12 @@ export class ProjectionApplier {
   ): RevisionMismatch | undefined {
     const expect = op.expect!;
     const row = this.statement('select-expected', op.table, [[expect.column], keyColumns], () => {
-      return `SELECT ${checkIdentifier(expect.column)} AS found FROM ${checkIdentifier(op.table)}
-        WHERE ${whereKey(keyColumns)} AND (event_time, event_seq) < (?, ?)`;
-    }).get(keyValues, order.eventTime, order.eventSeq) as { found: string | null } | undefined;
-    if (!row || row.found === expect.value) return undefined;
-    return { table: op.table, key: op.key, column: expect.column, expected: expect.value, found: row.found };
+      return `SELECT ${checkIdentifier(expect.column)} AS found, (event_time, event_seq) < (?, ?) AS older
+        FROM ${checkIdentifier(op.table)} WHERE ${whereKey(keyColumns)}`;
+    }).get(order.eventTime, order.eventSeq, keyValues) as { found: string | null; older: number } | undefined;
+    // A newer row: this event is late, not a gap. No row at all: what came before it (its creation) was never stored.
+    if (row && (!row.older || row.found === expect.value)) return undefined;
+    return { table: op.table, key: op.key, column: expect.column, expected: expect.value, found: row?.found ?? null };
   }
 
   /** The primary key as columns and values, `stream` first and the rest sorted, so equal keys compare equal. */

@@ -1,10 +1,8 @@
-// Expected Sanity tables computed from the simulator's own record of what happened (not from
-// sse-sink's normalizer), and readers that put the real tables in the same shape. Used by the
-// tests and the fault harness.
+// Expected Sanity tables computed from the simulator's own record of what happened (it imports no
+// code under test), and readers that put the real tables in the same shape. Used by the tests and
+// the fault harness.
 import Database from 'better-sqlite3';
-import { canonicalTime } from '../normalize/time.js';
-import type { SanityDocument, SanityMutation } from '../normalize/sanity.js';
-import type { SimulatedChange } from './sanity-simulator.js';
+import type { SimulatedChange, SimulatedDocument, SimulatedMutation } from './sanity-simulator.js';
 
 export interface ExpectOptions {
   includeResult: boolean;
@@ -14,7 +12,11 @@ export interface ExpectOptions {
 
 export type Row = Record<string, unknown>;
 
-/** One `document_mutations` row per change, without `stream`, `seq` and `origin` (arrival facts). */
+/**
+ * One `document_mutations` row per change, without `stream`, `seq` and `origin` (arrival facts),
+ * and without `mutations`: a row rebuilt from the History API has them only where Sanity sends
+ * content, which `excludeContent=true` turns off (see `expectedMutationTexts`).
+ */
 export function expectedMutations(changes: SimulatedChange[], options: ExpectOptions): Row[] {
   return followed(changes, options).map((change) => {
     const result = options.includeResult ? change.after : null;
@@ -29,8 +31,7 @@ export function expectedMutations(changes: SimulatedChange[], options: ExpectOpt
       result_rev: change.transactionId,
       identity: change.author,
       visibility: 'transaction',
-      timestamp: canonicalTime(change.timestamp),
-      mutations: JSON.stringify(change.mutations),
+      timestamp: micros(change.timestamp),
       result: result ? JSON.stringify(result) : null,
       previous: previous ? JSON.stringify(previous) : null,
     };
@@ -44,7 +45,7 @@ export function expectedDocuments(changes: SimulatedChange[], options: ExpectOpt
     const row = rows.get(change.documentId);
     const previous = options.includePreviousRevision ? change.before : null;
     const type = (options.includeResult ? change.after?._type : undefined) ?? previous?._type ?? createdType(change.mutations);
-    const time = canonicalTime(change.timestamp);
+    const time = micros(change.timestamp);
     const [idKind, publishedId, releaseId] = idParts(change.documentId);
     rows.set(change.documentId, {
       document_id: change.documentId,
@@ -76,7 +77,7 @@ export function readSanityTables(dbPath: string, stream: string): SanityTables {
     const mutations = sqlite
       .prepare(
         `SELECT event_id, transaction_id, document_id, doc_type, transition, previous_rev, result_rev, identity, visibility,
-           timestamp, mutations, result, previous FROM document_mutations WHERE stream = ? ORDER BY event_id`,
+           timestamp, result, previous FROM document_mutations WHERE stream = ? ORDER BY event_id`,
       )
       .all(stream) as Row[];
     const documents = sqlite
@@ -107,14 +108,25 @@ export function readRows(dbPath: string, sql: string, ...params: unknown[]): Row
   }
 }
 
+/** Each change's own mutations as JSON text, by event id: what a row that has them holds. */
+export function expectedMutationTexts(changes: SimulatedChange[]): Map<string, string> {
+  return new Map(changes.map((change) => [change.eventId, JSON.stringify(change.mutations)]));
+}
+
+/** The canonical form of a simulator timestamp: UTC with microseconds. */
+function micros(timestamp: string): string {
+  if (/\.\d{6}Z$/.test(timestamp)) return timestamp;
+  return `${new Date(timestamp).toISOString().slice(0, 23)}000Z`;
+}
+
 function followed(changes: SimulatedChange[], options: ExpectOptions): SimulatedChange[] {
   return options.includeAllVersions === false ? changes.filter((c) => !c.documentId.startsWith('versions.')) : changes;
 }
 
-function createdType(mutations: SanityMutation[]): string | null {
+function createdType(mutations: SimulatedMutation[]): string | null {
   for (const mutation of mutations) {
     for (const kind of ['create', 'createOrReplace', 'createIfNotExists']) {
-      const body = mutation[kind] as SanityDocument | undefined;
+      const body = mutation[kind] as SimulatedDocument | undefined;
       if (body && typeof body._type === 'string') return body._type;
     }
   }

@@ -1,36 +1,15 @@
 // Plays a Sanity dataset on the project's SSE test server: the listen endpoint (welcome, resume with
-// welcomeback/reset, keep-alives, preamble, channelError, disconnect) and the History and query
-// endpoints sse-sink catches up with. Used by the tests, the demo and the fault harness.
-import {
-  mutationEventId,
-  mutationTarget,
-  mutationsFor,
-  type SanityDocument,
-  type SanityMutation,
-  type Transition,
-} from '../normalize/sanity.js';
-import { DEFAULT_API_VERSION, type SanityListenConfig } from '../sources/sanity/requests.js';
+// welcomeback/reset, keep-alives, preamble, channelError, disconnect) and the History API as Sanity
+// documents it and its Studio calls it: 403 without excludeContent, bounded pages, the
+// dataset-wide transaction list, error lines, revisions of several documents. Used by the tests,
+// the demo and the fault harness. It computes what happened on its own: it imports no code under test.
 import { encodeFrame, startSseTestServer, type RecordedRequest, type Reply, type ScriptStep } from './sse-server.js';
 
-/**
- * A listen config for the simulated dataset at `baseUrl`: every document (`*`), results included,
- * drafts and versions too, sent at commit; `overrides` sets what a caller needs otherwise.
- */
-export function simulatedDatasetConfig(baseUrl: string, overrides: Partial<SanityListenConfig> = {}): SanityListenConfig {
-  return {
-    projectId: 'abc123',
-    dataset: 'production',
-    baseUrl,
-    apiVersion: DEFAULT_API_VERSION,
-    query: '*',
-    params: {},
-    includeResult: true,
-    includePreviousRevision: false,
-    includeAllVersions: true,
-    visibility: 'transaction',
-    ...overrides,
-  };
-}
+/** A document as the dataset holds it. */
+export type SimulatedDocument = { _id: string; _type?: string; _rev?: string } & Record<string, unknown>;
+/** One mutation of a transaction: `{create: doc}`, `{patch: {id, set, unset, inc}}`, `{delete: {id}}`, … */
+export type SimulatedMutation = Record<string, unknown>;
+export type Transition = 'appear' | 'update' | 'disappear';
 
 /** One transaction of a script: what a client committed, with Sanity's id and time. */
 export interface ScriptTransaction {
@@ -38,7 +17,7 @@ export interface ScriptTransaction {
   /** RFC-3339 with microseconds, increasing. */
   timestamp: string;
   author?: string;
-  mutations: SanityMutation[];
+  mutations: SimulatedMutation[];
 }
 
 /** What one (transaction, document) pair did, as the simulator knows it: the truth tests compare with. */
@@ -50,10 +29,10 @@ export interface SimulatedChange {
   timestamp: string;
   author: string;
   transition: Transition;
-  mutations: SanityMutation[];
+  mutations: SimulatedMutation[];
   /** The document before and after the transaction (null: did not exist or did not match). */
-  before: SanityDocument | null;
-  after: SanityDocument | null;
+  before: SimulatedDocument | null;
+  after: SimulatedDocument | null;
   /** Index in the dataset's change log; listeners resume by it. */
   position: number;
 }
@@ -65,6 +44,15 @@ export interface SanitySimulatorOptions {
   /** false: the History endpoints answer 403, as for a token without history access. */
   historyAccess?: boolean;
   /**
+   * true: the transactions endpoint also answers without `excludeContent=true` (a plan with content
+   * history). Default false: 403, as on plans without it.
+   */
+  contentHistory?: boolean;
+  /** The most transactions one page holds, whatever `limit` asks (default 50, the Studio's page). */
+  historyPageCap?: number;
+  /** Transactions keep their mutations even with `excludeContent=true` (default false: only ids and times). */
+  mutationsWithoutContent?: boolean;
+  /**
    * What makes the listener resume after `Last-Event-ID`: `enable-resume` needs the header and
    * `enableResume=true`; `last-event-id` the header alone; `none` never resumes (always `welcome`).
    */
@@ -72,7 +60,7 @@ export interface SanitySimulatorOptions {
   /** How many of the latest changes a resuming listener can still replay; older => `reset`. */
   replayWindow?: number;
   /** Stand-in for the GROQ filter (the simulator does not run GROQ). Default: not a system `_.` document. */
-  matches?: (doc: SanityDocument) => boolean;
+  matches?: (doc: SimulatedDocument) => boolean;
   /** Comment keep-alive after this long without a frame (default 1000 ms). */
   keepAliveMs?: number;
   /** Send `evs_preamble`-style padding (a 2 KB comment and an empty frame) first on every connection. */
@@ -103,14 +91,19 @@ export class SanitySimulator {
   /** Listen connections made so far, with the Last-Event-ID each sent and the greeting it got. */
   readonly listens: { lastEventId: string | null; query: URLSearchParams; greeting: 'welcome' | 'welcomeback' | 'reset' }[] = [];
   readonly historyRequests: { path: string; query: URLSearchParams }[] = [];
-  readonly queryRequests: { query: string; params: Record<string, unknown> }[] = [];
-  private readonly documents = new Map<string, SanityDocument>();
-  /** Every revision ever written, by `<id>@<rev>`, for the History documents endpoint. */
-  private readonly revisions = new Map<string, SanityDocument>();
+  private readonly documents = new Map<string, SimulatedDocument>();
+  /** Every revision ever written, by `<id>@<rev>` (null: deleted by that transaction), for the History documents endpoint. */
+  private readonly revisions = new Map<string, SimulatedDocument | null>();
+  /** Each document's states in time order, for `documents/<id>?time=`. */
+  private readonly timelines = new Map<string, { timestamp: string; doc: SimulatedDocument | null }[]>();
+  /** Faults the History endpoints answer with, one per request, in order (tests and the fault harness). */
+  private readonly historyFaults: HistoryFault[] = [];
   private readonly listeners = new Set<Listener>();
   /** Changes the listen endpoint leaves out (the History API still has them): a lost event. */
   private readonly hidden = new Set<string>();
   private readonly options: Required<Omit<SanitySimulatorOptions, 'token'>> & { token?: string };
+  /** What each transaction changed, by document (History knows no filter). */
+  private readonly changedBy = new Map<string, string[]>();
   private closed = false;
   private down = false;
 
@@ -118,6 +111,9 @@ export class SanitySimulator {
     this.options = {
       dataset: 'production',
       historyAccess: true,
+      contentHistory: false,
+      historyPageCap: 50,
+      mutationsWithoutContent: false,
       resume: 'enable-resume',
       replayWindow: Number.POSITIVE_INFINITY,
       matches: (doc) => !doc._id.startsWith('_.'),
@@ -130,7 +126,7 @@ export class SanitySimulator {
   }
 
   /** The current state of a document, as the dataset holds it. */
-  document(id: string): SanityDocument | undefined {
+  document(id: string): SimulatedDocument | undefined {
     return this.documents.get(id);
   }
 
@@ -162,6 +158,11 @@ export class SanitySimulator {
     this.down = on;
   }
 
+  /** The next History requests fail this way, one fault per request. */
+  injectHistoryFaults(...faults: HistoryFault[]): void {
+    this.historyFaults.push(...faults);
+  }
+
   /** The listener will not send this change (by event id); History still knows it. */
   hideFromListeners(eventId: string): void {
     this.hidden.add(eventId);
@@ -191,14 +192,19 @@ export class SanitySimulator {
     const [, , endpoint, , rest = ''] = route;
     if (endpoint === 'listen' && this.down) return json(503, { error: 'Service Unavailable', message: 'simulated outage' });
     if (endpoint === 'listen' && req.method === 'GET') return this.listen(req);
-    if (endpoint === 'query') return this.query(req);
     if (endpoint === 'history') {
       this.historyRequests.push({ path: rest, query: req.query });
       if (!this.options.historyAccess) return json(403, { error: 'Forbidden', message: 'token lacks history access' });
-      const transactions = /^\/transactions\/([^/]+)$/.exec(rest);
-      if (transactions) return this.history(transactions[1].split(',').map(decodeURIComponent), req.query);
-      const revision = /^\/documents\/([^/]+)$/.exec(rest);
-      if (revision) return this.revision(decodeURIComponent(revision[1]), req.query.get('revision'));
+      const fault = this.historyFaults.shift();
+      if (fault === 'http-500') return json(500, { error: 'Internal Server Error', message: 'simulated' });
+      if (fault === 'http-429') return { status: 429, headers: { 'retry-after': '1', 'content-type': 'application/json' }, body: '{"error":"Too Many Requests"}' };
+      const transactions = /^\/transactions(?:\/([^/]+))?$/.exec(rest);
+      if (transactions) {
+        const ids = transactions[1] === undefined ? undefined : transactions[1].split(',').map(decodeURIComponent);
+        return this.history(ids, req.query, fault === 'error-line');
+      }
+      const documents = /^\/documents\/([^/]+)$/.exec(rest);
+      if (documents) return this.documentsAt(documents[1].split(',').map(decodeURIComponent), req.query);
     }
     return json(404, { error: 'Not Found', message: `no route ${path}` });
   };
@@ -206,27 +212,32 @@ export class SanitySimulator {
   private apply(tx: ScriptTransaction): SimulatedChange[] {
     this.transactions.push(tx);
     const author = tx.author ?? 'pSimAuthor';
-    const touched = [...new Set(tx.mutations.map(mutationTarget).filter((id): id is string => id !== undefined))];
+    const touched = [...new Set(tx.mutations.map(targetOf).filter((id): id is string => id !== undefined))];
     const changes: SimulatedChange[] = [];
+    const changed: string[] = [];
     for (const documentId of touched) {
-      const mutations = mutationsFor(tx.mutations, documentId);
+      const mutations = tx.mutations.filter((m) => targetOf(m) === documentId);
       const before = this.documents.get(documentId) ?? null;
-      let doc: SanityDocument | null = before;
+      let doc: SimulatedDocument | null = before;
       for (const mutation of mutations) doc = applyMutation(doc, mutation, documentId);
       if (doc === before) continue; // nothing changed (e.g. createIfNotExists on an existing one)
       if (doc) {
         doc = { ...doc, _rev: tx.id, _updatedAt: tx.timestamp, _createdAt: before?._createdAt ?? tx.timestamp };
         this.documents.set(documentId, doc);
-        this.revisions.set(`${documentId}@${tx.id}`, doc);
       } else {
         this.documents.delete(documentId);
       }
+      changed.push(documentId);
+      this.revisions.set(`${documentId}@${tx.id}`, doc);
+      const timeline = this.timelines.get(documentId) ?? [];
+      timeline.push({ timestamp: tx.timestamp, doc });
+      this.timelines.set(documentId, timeline);
       const matchedBefore = before !== null && this.options.matches(before);
       const matchesAfter = doc !== null && this.options.matches(doc);
       if (!matchedBefore && !matchesAfter) continue;
       const transition: Transition = !matchedBefore ? 'appear' : !matchesAfter ? 'disappear' : 'update';
       changes.push({
-        eventId: mutationEventId(tx.id, documentId),
+        eventId: `${tx.id}#${documentId}`,
         transactionId: tx.id,
         documentId,
         timestamp: tx.timestamp,
@@ -239,6 +250,7 @@ export class SanitySimulator {
       });
     }
     this.changes.push(...changes);
+    this.changedBy.set(tx.id, changed);
     return changes;
   }
 
@@ -326,12 +338,20 @@ export class SanitySimulator {
     for (const listener of this.listeners) listener.wake();
   }
 
-  private history(documentIds: string[], query: URLSearchParams): Reply {
-    const ids = new Set(documentIds);
+  /**
+   * `transactions[/<ids>]`: NDJSON, oldest first, at most `historyPageCap` lines whatever `limit`
+   * asks. `fromTransaction` is included in the answer, as Sanity's is (the Studio drops it).
+   */
+  private history(documentIds: string[] | undefined, query: URLSearchParams, withErrorLine: boolean): Reply {
+    if (query.get('excludeContent') !== 'true' && !this.options.contentHistory) {
+      return json(403, { error: { description: 'Content history is not available on this plan; use excludeContent=true', type: 'forbidden' } });
+    }
+    const ids = documentIds && new Set(documentIds);
     const fromTime = query.get('fromTime');
     const toTime = query.get('toTime');
     const fromTx = query.get('fromTransaction');
     const toTx = query.get('toTransaction');
+    const limit = Math.min(Number(query.get('limit') ?? this.options.historyPageCap), this.options.historyPageCap);
     let from = 0;
     let to = this.transactions.length - 1;
     if (fromTx) from = Math.max(0, this.transactions.findIndex((t) => t.id === fromTx));
@@ -339,48 +359,53 @@ export class SanitySimulator {
       const index = this.transactions.findIndex((t) => t.id === toTx);
       if (index >= 0) to = index;
     }
+    const keepMutations = query.get('excludeContent') !== 'true' || this.options.mutationsWithoutContent;
     const lines: string[] = [];
-    for (let i = from; i <= to; i++) {
+    for (let i = from; i <= to && lines.length < limit; i++) {
       const tx = this.transactions[i];
-      if (fromTime && tx.timestamp < fromTime) continue;
-      if (toTime && tx.timestamp > toTime) continue;
-      const changed = this.changedDocuments(tx);
-      if (!changed.some((id) => ids.has(id))) continue;
-      lines.push(JSON.stringify({ id: tx.id, timestamp: tx.timestamp, author: tx.author ?? 'pSimAuthor', documentIDs: changed, mutations: tx.mutations }));
+      if (fromTime && Date.parse(tx.timestamp) < Date.parse(fromTime)) continue;
+      if (toTime && Date.parse(tx.timestamp) > Date.parse(toTime)) continue;
+      const changed = this.changedBy.get(tx.id) ?? [];
+      if (changed.length === 0 || (ids && !changed.some((id) => ids.has(id)))) continue;
+      const line: Record<string, unknown> = { id: tx.id, timestamp: tx.timestamp, author: tx.author ?? 'pSimAuthor', documentIDs: changed };
+      if (keepMutations) line.mutations = tx.mutations;
+      lines.push(JSON.stringify(line));
     }
+    // An error part-way through the answer: what came before it is there, the rest is not.
+    if (withErrorLine) lines.splice(Math.floor(lines.length / 2), lines.length, JSON.stringify({ error: { description: 'simulated translog failure', type: 'internalError' } }));
     return { status: 200, headers: { 'content-type': 'application/x-ndjson' }, body: lines.map((l) => `${l}\n`).join('') };
   }
 
-  /** The documents a transaction changed, whether or not they match the filter (History knows no filter). */
-  private changedDocuments(tx: ScriptTransaction): string[] {
-    const touched = [...new Set(tx.mutations.map(mutationTarget).filter((id): id is string => id !== undefined))];
-    return touched.filter((id) => this.revisions.has(`${id}@${tx.id}`) || mutationsFor(tx.mutations, id).some((m) => 'delete' in m));
-  }
-
-  private revision(documentId: string, revision: string | null): Reply {
-    const doc = revision ? this.revisions.get(`${documentId}@${revision}`) : this.documents.get(documentId);
-    if (!doc) return json(404, { error: 'Not Found', message: `no revision ${revision} of ${documentId}` });
-    return json(200, { documents: [doc] });
-  }
-
-  private query(req: RecordedRequest): Reply {
-    const query = req.query.get('query') ?? '';
-    const params: Record<string, unknown> = {};
-    for (const [name, value] of req.query) if (name.startsWith('$')) params[name.slice(1)] = JSON.parse(value);
-    this.queryRequests.push({ query, params });
-    // The simulator cannot run GROQ; it answers the two queries sse-sink sends, by their meaning.
-    const docs = [...this.documents.values()];
-    if (Array.isArray(params.sseSinkKnown)) {
-      const known = new Set(params.sseSinkKnown as string[]);
-      return json(200, { result: docs.filter((d) => known.has(d._id)).map((d) => ({ _id: d._id, _updatedAt: d._updatedAt })) });
+  /** `documents/<ids>?revision=<tx>` or `?time=<t>`: the documents that existed then, as they were. */
+  private documentsAt(ids: string[], query: URLSearchParams): Reply {
+    const revision = query.get('revision');
+    const time = query.get('time');
+    const found: SimulatedDocument[] = [];
+    for (const id of ids) {
+      let doc: SimulatedDocument | null | undefined;
+      if (revision) doc = this.revisions.get(`${id}@${revision}`);
+      else if (time) doc = [...(this.timelines.get(id) ?? [])].reverse().find((state) => Date.parse(state.timestamp) <= Date.parse(time))?.doc;
+      else doc = this.documents.get(id);
+      if (doc) found.push(doc);
     }
-    if (typeof params.sseSinkSince === 'string') {
-      const since = Date.parse(params.sseSinkSince);
-      const changed = docs.filter((d) => this.options.matches(d) && Date.parse(String(d._updatedAt)) >= since);
-      return json(200, { result: changed.map((d) => d._id) });
-    }
-    return json(400, { error: { description: 'the simulator only answers the sse-sink catch-up queries', type: 'queryParseError' } });
+    if (found.length === 0) return json(404, { error: 'Not Found', message: `no such documents: ${ids.join(',')}` });
+    return json(200, { documents: found });
   }
+}
+
+export type HistoryFault = 'http-500' | 'http-429' | 'error-line';
+
+/** The document a mutation targets, when it names one. */
+function targetOf(mutation: SimulatedMutation): string | undefined {
+  for (const kind of ['create', 'createOrReplace', 'createIfNotExists']) {
+    const body = mutation[kind] as { _id?: unknown } | undefined;
+    if (body && typeof body._id === 'string') return body._id;
+  }
+  for (const kind of ['patch', 'delete']) {
+    const body = mutation[kind] as { id?: unknown } | undefined;
+    if (body && typeof body.id === 'string') return body.id;
+  }
+  return undefined;
 }
 
 /** The `data:` of a listen `mutation` frame for a change, shaped by the connection's options. */
@@ -402,21 +427,21 @@ export function renderEvent(change: SimulatedChange, options: ListenOptions): Re
   return event;
 }
 
-function applyMutation(doc: SanityDocument | null, mutation: SanityMutation, id: string): SanityDocument | null {
+function applyMutation(doc: SimulatedDocument | null, mutation: SimulatedMutation, id: string): SimulatedDocument | null {
   const [[kind, body]] = Object.entries(mutation) as [[string, Record<string, unknown>]];
   switch (kind) {
     case 'create':
       if (doc) throw new Error(`script error: create of existing document ${id}`);
-      return { ...(body as SanityDocument) };
+      return { ...(body as SimulatedDocument) };
     case 'createOrReplace':
-      return { ...(body as SanityDocument), _createdAt: doc?._createdAt };
+      return { ...(body as SimulatedDocument), _createdAt: doc?._createdAt };
     case 'createIfNotExists':
-      return doc ?? { ...(body as SanityDocument) };
+      return doc ?? { ...(body as SimulatedDocument) };
     case 'delete':
       return null;
     case 'patch': {
       if (!doc) throw new Error(`script error: patch of missing document ${id}`);
-      const next: SanityDocument = { ...doc };
+      const next: SimulatedDocument = { ...doc };
       for (const [key, value] of Object.entries((body.set as Record<string, unknown>) ?? {})) next[key] = value;
       for (const key of (body.unset as string[]) ?? []) delete next[key];
       for (const [key, value] of Object.entries((body.inc as Record<string, number>) ?? {})) next[key] = Number(next[key] ?? 0) + value;
@@ -497,7 +522,7 @@ export function randomScript(options: RandomScriptOptions): ScriptTransaction[] 
   const script: ScriptTransaction[] = [];
   const kept = new Set<string>();
   if (options.keepPublished) {
-    const mutations: SanityMutation[] = [];
+    const mutations: SimulatedMutation[] = [];
     for (const [index, base] of bases.entries()) mutations.push({ create: { _id: base, _type: types[index % types.length], title: base, n: 0 } });
     for (const release of ['r1', 'r2']) mutations.push({ create: { _id: `versions.${release}.${bases[0]}`, _type: types[0], title: release, n: 0 } });
     for (const mutation of mutations) {
@@ -512,7 +537,7 @@ export function randomScript(options: RandomScriptOptions): ScriptTransaction[] 
     const type = alive.get(base) ?? alive.get(`drafts.${base}`) ?? types[bases.indexOf(base) % types.length];
     const kind = random();
     const id = kind < 0.55 ? `drafts.${base}` : kind < 0.85 ? base : `versions.r${1 + Math.floor(random() * 2)}.${base}`;
-    const mutations: SanityMutation[] = [];
+    const mutations: SimulatedMutation[] = [];
     const roll = random();
     if (!alive.has(id)) {
       mutations.push({ create: { _id: id, _type: type, title: `${base} v${i}`, n: i } });

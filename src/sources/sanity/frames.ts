@@ -33,6 +33,10 @@ export function interpretFrame(frame: SseFrame): SanityFrame {
       return { kind: 'mutation', data: frame.data, id: resumableId(frame) };
     case 'channelError':
       return { kind: 'channelError', ...describeChannelError(parseJson(frame.data), frame.data) };
+    // @sanity/client (src/data/eventsource.ts) ends the listener on an `error` event that carries data.
+    case 'error':
+      if (frame.data.trim() === '') return { kind: 'unknown', event: frame.event, data: frame.data };
+      return { kind: 'channelError', ...describeChannelError(parseJson(frame.data), frame.data) };
     case 'disconnect':
       return { kind: 'disconnect', reason: stringField(parseJson(frame.data), 'reason') ?? (frame.data.trim() || 'no reason given') };
     case 'preamble':

@@ -1,31 +1,36 @@
-// HTTP calls to Sanity's query and History endpoints (undici), used to catch up after a lost
-// connection and to repair a revision gap. Transient failures are retried; refusals are typed.
+// HTTP calls to Sanity's History API (undici), as Sanity's Studio makes them: transactions with
+// `excludeContent=true` and an explicit `limit`, read page by page; revisions of several documents
+// at once. Transient failures (network, 5xx, 429 with Retry-After, an error line) are retried.
 import { request } from 'undici';
+import { parseRetryAfterMs } from '../../sse/client.js';
+import { canonicalTime } from '../../normalize/time.js';
+import type { SanityDocument } from '../../normalize/sanity.js';
 import {
-  parseHistoryTransaction,
-  type HistoryTransaction,
-  type SanityDocument,
-} from '../../normalize/sanity.js';
-import {
-  buildQueryUrl,
-  buildRevisionUrl,
+  buildDocumentsUrl,
   buildTransactionsUrl,
-  changedMatchingQuery,
   chunkIds,
-  KNOWN_STATE_QUERY,
+  type DocumentsAt,
   type SanityListenConfig,
   type TransactionsRange,
 } from './requests.js';
 
-/** The History API (or the query endpoint) refused us: the token is missing or lacks access. */
+/** Sanity refused us (401, 403, 404): a token or plan without History access. Retrying cannot help. */
 export class HistoryAccessError extends Error {
   constructor(
     readonly status: number,
     readonly endpoint: string,
     body: string,
   ) {
-    super(`Sanity refused the ${endpoint} request (HTTP ${status}${body ? `: ${body.slice(0, 200)}` : ''})`);
+    super(`Sanity refused the ${endpoint} request (HTTP ${status}${body ? `: ${excerpt(body)}` : ''})`);
     this.name = 'HistoryAccessError';
+  }
+}
+
+/** Sanity kept failing (or kept answering with error lines) through every attempt: what was read is incomplete. */
+export class HistoryUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'HistoryUnavailableError';
   }
 }
 
@@ -34,113 +39,201 @@ export interface SanityHttpContext {
   /** Re-read on every request, so a rotated token is used at once. */
   token: () => string | undefined;
   signal: AbortSignal;
-  /** Attempts for a request that fails with a network error, 429 or 5xx (default 4). */
+  /** Attempts for a request that fails with a network error, an error line, 429 or 5xx (default 6). */
   attempts?: number;
+  /** First retry delay, doubling (default 250 ms); a Retry-After wins when it is longer. */
   retryDelayMs?: number;
+  /** Transactions asked for per page (default 250). */
+  pageLimit?: number;
+  /** Called once per HTTP request sent (for the bench's requests-per-transaction figure). */
+  onRequest?: () => void;
 }
 
-export interface TransactionsPage {
+/** One transaction of the History API, as sse-sink reads it: content is excluded. */
+export interface HistoryTransaction {
+  id: string;
+  /** Canonical (microseconds). */
+  timestamp: string;
+  author?: string;
+  documentIDs: string[];
+  /** Only when the API sent them despite `excludeContent` (tolerated, used when present). */
+  mutations?: Record<string, unknown>[];
+}
+
+export interface TransactionPage {
   transactions: HistoryTransaction[];
   /** Lines that were not transactions: dead-lettered by the caller, never dropped. */
   unreadable: { raw: string; reason: string }[];
 }
 
-/** All transactions touching any of `documentIds` in `range` (several requests for many ids). */
-export async function fetchTransactions(
-  http: SanityHttpContext,
-  documentIds: string[],
-  range: TransactionsRange,
-): Promise<TransactionsPage> {
-  const page: TransactionsPage = { transactions: [], unreadable: [] };
-  for (const chunk of chunkIds(documentIds)) {
-    const text = await fetchText(http, buildTransactionsUrl(http.config, chunk, range), 'history transactions');
-    for (const line of text.split('\n')) {
-      if (line.trim() === '') continue;
-      const parsed = parseHistoryTransaction(line);
-      if ('error' in parsed) page.unreadable.push({ raw: line, reason: parsed.error });
-      else page.transactions.push(parsed);
+/** Which transactions to list: those of some documents, or of the whole dataset when `documentIds` is absent. */
+export interface TransactionScope extends TransactionsRange {
+  documentIds?: string[];
+}
+
+const DEFAULT_PAGE_LIMIT = 250;
+const RETRY_AFTER_CAP_MS = 5 * 60_000;
+
+/**
+ * Every transaction in scope, page by page, oldest first. The next page is asked for from the last
+ * transaction of the one before: by its id for a range of revisions (as the Studio pages,
+ * `getDocumentTransactions.ts`), by its time for a range of time (the dataset-wide list). The API
+ * may include that transaction again, and may answer fewer than `limit` lines before the end (a
+ * server-side cap): so transactions seen already are dropped, and paging ends with a page that
+ * brings nothing new, whatever its length.
+ */
+export async function* readTransactionPages(http: SanityHttpContext, scope: TransactionScope): AsyncGenerator<TransactionPage> {
+  const limit = Math.max(2, http.pageLimit ?? DEFAULT_PAGE_LIMIT);
+  const chunks = scope.documentIds ? chunkIds(scope.documentIds) : [undefined];
+  const byRevision = scope.fromTransaction !== undefined || scope.toTransaction !== undefined;
+  for (const ids of chunks) {
+    const seen = new Set<string>(scope.fromTransaction ? [scope.fromTransaction] : []);
+    let range: TransactionsRange = { fromTime: scope.fromTime, toTime: scope.toTime, fromTransaction: scope.fromTransaction, toTransaction: scope.toTransaction };
+    for (;;) {
+      const lines = await fetchNdjson(http, buildTransactionsUrl(http.config, ids, { ...range, limit, excludeContent: true }));
+      const page: TransactionPage = { transactions: [], unreadable: [] };
+      for (const line of lines) {
+        const parsed = parseHistoryTransaction(line);
+        if ('error' in parsed) page.unreadable.push({ raw: line, reason: parsed.error });
+        else if (!seen.has(parsed.id)) page.transactions.push(parsed);
+      }
+      for (const transaction of page.transactions) seen.add(transaction.id);
+      if (page.transactions.length > 0 || page.unreadable.length > 0) yield page;
+      const last = page.transactions.at(-1);
+      if (!last || last.id === scope.toTransaction) break;
+      range = byRevision
+        ? { fromTime: scope.fromTime, fromTransaction: last.id, toTransaction: scope.toTransaction }
+        : { fromTime: last.timestamp, toTime: scope.toTime };
     }
   }
-  return page;
 }
 
-/** The document as it was at `revision` (the transaction id that produced it), or null if unknown. */
-export async function fetchRevision(http: SanityHttpContext, documentId: string, revision: string): Promise<SanityDocument | null> {
-  const text = await fetchTextOrNull(http, buildRevisionUrl(http.config, documentId, revision), 'history document', [404]);
-  if (text === null) return null;
-  const body = JSON.parse(text) as unknown;
-  // Documented as `{documents: [doc]}`; a bare document is accepted too.
-  const doc = isRecord(body) && Array.isArray(body.documents) ? body.documents[0] : body;
-  return isRecord(doc) && typeof doc._id === 'string' ? (doc as SanityDocument) : null;
-}
-
-/** Ids of the documents matching the stream's filter now that changed since `since`. */
-export async function queryChangedMatching(http: SanityHttpContext, since: string): Promise<string[]> {
-  const { config } = http;
-  const url = buildQueryUrl(config, changedMatchingQuery(config.query), { ...config.params, sseSinkSince: since });
-  const result = queryResult(await fetchText(http, url, 'query'));
-  return Array.isArray(result) ? result.filter((id): id is string => typeof id === 'string') : [];
-}
-
-/** For known ids: the ones that still exist, with their `_updatedAt` (several requests for many ids). */
-export async function queryKnownState(http: SanityHttpContext, known: string[]): Promise<Map<string, string | null>> {
-  const present = new Map<string, string | null>();
-  for (const chunk of chunkIds(known, 4000)) {
-    const url = buildQueryUrl(http.config, KNOWN_STATE_QUERY, { sseSinkKnown: chunk });
-    const result = queryResult(await fetchText(http, url, 'query'));
-    for (const row of Array.isArray(result) ? result : []) {
-      if (isRecord(row) && typeof row._id === 'string') present.set(row._id, typeof row._updatedAt === 'string' ? row._updatedAt : null);
-    }
+/**
+ * The documents as they were at a revision (the transaction that wrote them) or a time, by id:
+ * `GET …/history/<dataset>/documents/<id,id,…>?revision=…`. A document missing from the answer
+ * did not exist then (deleted by that transaction, or not yet created).
+ */
+export async function fetchDocumentsAt(http: SanityHttpContext, documentIds: string[], at: DocumentsAt): Promise<Map<string, SanityDocument>> {
+  const found = new Map<string, SanityDocument>();
+  for (const ids of chunkIds(documentIds)) {
+    const text = await fetchText(http, buildDocumentsUrl(http.config, ids, at), 'history documents', [404]);
+    if (text === null) continue;
+    const body = JSON.parse(text) as unknown;
+    // Documented as `{documents: [doc, …]}`; a bare document is accepted too.
+    const docs = isRecord(body) && Array.isArray(body.documents) ? body.documents : [body];
+    for (const doc of docs) if (isRecord(doc) && typeof doc._id === 'string') found.set(doc._id, doc as SanityDocument);
   }
-  return present;
+  return found;
 }
 
-function queryResult(text: string): unknown {
-  const body = JSON.parse(text) as unknown;
-  return isRecord(body) ? body.result : undefined;
+/** Parses one NDJSON line of the transactions endpoint, or says why it is not a transaction. */
+export function parseHistoryTransaction(line: string): HistoryTransaction | { error: string } {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch (error) {
+    return { error: `history line is not JSON: ${(error as Error).message}` };
+  }
+  if (!isRecord(value) || typeof value.id !== 'string') return { error: 'history line has no transaction id' };
+  const timestamp = canonicalTime(value.timestamp);
+  if (timestamp === null) return { error: `transaction ${value.id} has no RFC-3339 timestamp` };
+  if (!Array.isArray(value.documentIDs)) return { error: `transaction ${value.id} has no documentIDs` };
+  return {
+    id: value.id,
+    timestamp,
+    author: typeof value.author === 'string' ? value.author : undefined,
+    documentIDs: value.documentIDs.filter((id): id is string => typeof id === 'string'),
+    mutations: Array.isArray(value.mutations) ? value.mutations.filter(isRecord) : undefined,
+  };
 }
 
-/** A 2xx body, or throws; for endpoints where every document asked for must exist. */
-async function fetchText(
+/** The lines of an NDJSON answer; an `{"error": …}` line makes the whole answer a failed attempt. */
+async function fetchNdjson(http: SanityHttpContext, url: string): Promise<string[]> {
+  return withRetries<string[]>(http, 'history transactions', async () => {
+    const text = await fetchOnce(http, url, 'history transactions', []);
+    const lines = text!.split('\n').filter((line) => line.trim() !== '');
+    const failed = lines.find(isErrorLine);
+    if (failed) return { retry: `the answer holds an error line: ${excerpt(failed)}` };
+    return { value: lines };
+  });
+}
+
+async function fetchText(http: SanityHttpContext, url: string, endpoint: string, nullOn: number[]): Promise<string | null> {
+  return withRetries(http, endpoint, async () => ({ value: await fetchOnce(http, url, endpoint, nullOn) }));
+}
+
+/** Thrown by one attempt: worth another one, after at least `waitMs`. */
+class TransientFailure extends Error {
+  constructor(
+    message: string,
+    readonly waitMs = 0,
+  ) {
+    super(message);
+  }
+}
+
+async function fetchOnce(http: SanityHttpContext, url: string, endpoint: string, nullOn: number[]): Promise<string | null> {
+  const headers: Record<string, string> = { accept: 'application/x-ndjson, application/json' };
+  const token = http.token();
+  if (token) headers.authorization = `Bearer ${token}`;
+  http.onRequest?.();
+  let status: number;
+  let text: string;
+  let retryAfterMs: number | undefined;
+  try {
+    const response = await request(url, { method: 'GET', headers, signal: http.signal });
+    status = response.statusCode;
+    retryAfterMs = parseRetryAfterMs(response.headers['retry-after']);
+    text = await response.body.text();
+  } catch (error) {
+    if (http.signal.aborted) throw error;
+    throw new TransientFailure(`Sanity ${endpoint} request failed: ${(error as Error).message}`);
+  }
+  if (status >= 200 && status < 300) return text;
+  if (nullOn.includes(status)) return null;
+  if (status === 401 || status === 403 || status === 404) throw new HistoryAccessError(status, endpoint, text);
+  const message = `Sanity ${endpoint} request failed with HTTP ${status}${text ? `: ${excerpt(text)}` : ''}`;
+  if (status === 408 || status === 429 || status >= 500) throw new TransientFailure(message, Math.min(RETRY_AFTER_CAP_MS, retryAfterMs ?? 0));
+  throw new Error(message);
+}
+
+/** Runs `attempt` until it gives a value: transient failures and `retry` answers wait and go again. */
+async function withRetries<T>(
   http: SanityHttpContext,
-  url: string,
   endpoint: string,
-): Promise<string> {
-  return (await fetchTextOrNull(http, url, endpoint, []))!;
-}
-
-async function fetchTextOrNull(
-  http: SanityHttpContext,
-  url: string,
-  endpoint: string,
-  nullOn: number[],
-): Promise<string | null> {
-  const attempts = http.attempts ?? 4;
-  const retryDelayMs = http.retryDelayMs ?? 250;
-  for (let attempt = 1; ; attempt++) {
-    const headers: Record<string, string> = { accept: 'application/json, application/x-ndjson' };
-    const token = http.token();
-    if (token) headers.authorization = `Bearer ${token}`;
-    let status: number;
-    let text: string;
+  attempt: () => Promise<{ value: T } | { retry: string }>,
+): Promise<T> {
+  const attempts = http.attempts ?? 6;
+  const firstDelayMs = http.retryDelayMs ?? 250;
+  for (let tried = 1; ; tried++) {
+    let why: string;
+    let waitMs = 0;
     try {
-      const response = await request(url, { method: 'GET', headers, signal: http.signal });
-      status = response.statusCode;
-      text = await response.body.text();
+      const outcome = await attempt();
+      if ('value' in outcome) return outcome.value;
+      why = outcome.retry;
     } catch (error) {
-      if (http.signal.aborted || attempt >= attempts) throw error;
-      await delay(retryDelayMs * 2 ** (attempt - 1), http.signal);
-      continue;
+      if (!(error instanceof TransientFailure)) throw error;
+      why = error.message;
+      waitMs = error.waitMs;
     }
-    if (status >= 200 && status < 300) return text;
-    if (nullOn.includes(status)) return null;
-    if (status === 401 || status === 403 || status === 404) throw new HistoryAccessError(status, endpoint, text);
-    const transient = status === 408 || status === 429 || status >= 500;
-    if (!transient || attempt >= attempts) {
-      throw new Error(`Sanity ${endpoint} request failed with HTTP ${status}: ${text.slice(0, 200)}`);
-    }
-    await delay(retryDelayMs * 2 ** (attempt - 1), http.signal);
+    if (tried >= attempts) throw new HistoryUnavailableError(`Sanity ${endpoint}: ${why} (after ${attempts} attempts)`);
+    await delay(Math.max(waitMs, firstDelayMs * 2 ** (tried - 1)), http.signal);
+    if (http.signal.aborted) throw new HistoryUnavailableError(`Sanity ${endpoint}: stopped while waiting to retry`);
   }
+}
+
+function isErrorLine(line: string): boolean {
+  try {
+    const value = JSON.parse(line) as unknown;
+    return isRecord(value) && 'error' in value;
+  } catch {
+    return false;
+  }
+}
+
+function excerpt(text: string): string {
+  return text.replace(/\s+/g, ' ').trim().slice(0, 300);
 }
 
 function delay(ms: number, signal: AbortSignal): Promise<void> {

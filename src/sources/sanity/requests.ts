@@ -1,5 +1,5 @@
-// Pure URL building for the Sanity endpoints sse-sink calls: listen (SSE), query, History
-// transactions and History revisions. No I/O here, so every URL is checked by fixtures.
+// Pure URL building for the Sanity endpoints sse-sink calls: listen (SSE), History
+// transactions and History documents. No I/O here, so every URL is checked by fixtures.
 
 export type SanityVisibility = 'transaction' | 'query';
 
@@ -63,33 +63,6 @@ export function buildListenUrl(config: SanityListenConfig, resume: ResumeMode): 
   return `${dataUrl(config, `listen/${encodeURIComponent(config.dataset)}`)}?${search}`;
 }
 
-/**
- * `GET <base>/<version>/data/query/<dataset>?query=…&$name=<JSON>&perspective=raw`: `raw` so that
- * drafts and release versions are seen as themselves.
- */
-export function buildQueryUrl(config: SanityListenConfig, query: string, params: Record<string, unknown>): string {
-  const search = new URLSearchParams();
-  if (config.tag) search.append('tag', config.tag);
-  search.append('query', query);
-  appendParams(search, params);
-  search.append('perspective', 'raw');
-  return `${dataUrl(config, `query/${encodeURIComponent(config.dataset)}`)}?${search}`;
-}
-
-/** Parameter names sse-sink adds to its catch-up queries; a user's --param may not use them. */
-export const RESERVED_PARAMS = ['sseSinkSince', 'sseSinkKnown'] as const;
-
-/** Documents that match the stream's filter now and were updated since `$sseSinkSince`. */
-export function changedMatchingQuery(filter: string): string {
-  return `${filter}[dateTime(_updatedAt) >= dateTime($sseSinkSince)]._id`;
-}
-
-/**
- * Which of the known documents `$sseSinkKnown` still exist, and when each last changed: the
- * missing ones were deleted, the changed ones may have stopped matching the filter.
- */
-export const KNOWN_STATE_QUERY = '*[_id in $sseSinkKnown]{_id, _updatedAt}';
-
 export interface TransactionsRange {
   fromTime?: string;
   toTime?: string;
@@ -97,20 +70,34 @@ export interface TransactionsRange {
   toTransaction?: string;
 }
 
-/** `GET <base>/<version>/data/history/<dataset>/transactions/<id,id,…>?fromTime=…` (NDJSON). */
-export function buildTransactionsUrl(config: SanityListenConfig, documentIds: string[], range: TransactionsRange): string {
+/**
+ * `GET <base>/<version>/data/history/<dataset>/transactions[/<id,id,…>]?excludeContent=true&limit=…`
+ * (NDJSON). Without ids it lists the whole dataset's transactions ("Find and restore deleted
+ * documents" in Sanity's docs). `excludeContent=true` is what Sanity's Studio always sends
+ * (`getTransactionsLogs.ts`: "required to set excludeContent as true for now"); without it plans
+ * without content history answer 403.
+ */
+export function buildTransactionsUrl(
+  config: SanityListenConfig,
+  documentIds: string[] | undefined,
+  range: TransactionsRange & { limit: number; excludeContent: true },
+): string {
   const search = new URLSearchParams();
-  for (const [name, value] of Object.entries(range)) if (value !== undefined) search.append(name, value);
+  for (const [name, value] of Object.entries(range)) if (value !== undefined) search.append(name, String(value));
   if (config.tag) search.append('tag', config.tag);
-  const ids = documentIds.map(encodeURIComponent).join(',');
-  return `${dataUrl(config, `history/${encodeURIComponent(config.dataset)}/transactions/${ids}`)}?${search}`;
+  const ids = documentIds ? `/${documentIds.map(encodeURIComponent).join(',')}` : '';
+  return `${dataUrl(config, `history/${encodeURIComponent(config.dataset)}/transactions${ids}`)}?${search}`;
 }
 
-/** `GET <base>/<version>/data/history/<dataset>/documents/<id>?revision=<rev>`: the document as it was. */
-export function buildRevisionUrl(config: SanityListenConfig, documentId: string, revision: string): string {
-  const search = new URLSearchParams({ revision });
+/** A point in a document's history: the revision (transaction id) that wrote it, or a time. */
+export type DocumentsAt = { revision: string } | { time: string };
+
+/** `GET <base>/<version>/data/history/<dataset>/documents/<id,id,…>?revision=<rev>` (or `time=`): the documents as they were. */
+export function buildDocumentsUrl(config: SanityListenConfig, documentIds: string[], at: DocumentsAt): string {
+  const search = new URLSearchParams('revision' in at ? { revision: at.revision } : { time: at.time });
   if (config.tag) search.append('tag', config.tag);
-  return `${dataUrl(config, `history/${encodeURIComponent(config.dataset)}/documents/${encodeURIComponent(documentId)}`)}?${search}`;
+  const ids = documentIds.map(encodeURIComponent).join(',');
+  return `${dataUrl(config, `history/${encodeURIComponent(config.dataset)}/documents/${ids}`)}?${search}`;
 }
 
 /**

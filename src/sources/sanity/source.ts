@@ -1,44 +1,40 @@
 // The Sanity source: reads the listen stream, resumes with Last-Event-ID where the server offers
-// it, catches up from the History API when it cannot (reset, no resume, downtime), and repairs
-// revision gaps the writer reports. Every change it yields goes through the same normalizer.
+// it, catches up from the History API's dataset-wide transaction list when it cannot (reset, no
+// resume, downtime), and repairs revision gaps the writer reports. Every change it yields goes
+// through the same normalizer, a transaction at a time.
 import { setMaxListeners } from 'node:events';
-import { UpstreamStopError, UsageError } from '../../errors.js';
+import { SinkError, ExitCode, UpstreamStopError, UsageError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { NormalizeFailure, NormalizeResult } from '../../normalize/change.js';
 import {
   mutationEventId,
   normalizeSanityMutationEvent,
   parseMutationEvent,
-  parseDocumentId,
-  rebuildMutationEvents,
-  type KnownRevision,
   type ParsedMutationEvent,
-  type SanityDocument,
   type SanityMutationEvent,
 } from '../../normalize/sanity.js';
-import { canonicalTime, nowTime } from '../../normalize/time.js';
+import { nowTime } from '../../normalize/time.js';
 import type { CommitResult } from '../../store/batch-writer.js';
 import { readSseStream, SseHttpError, type SseClientOptions } from '../../sse/client.js';
 import type { ConnectContext, ConnectRequest, SseFrame } from '../../sse/types.js';
 import type { ReadContext, Source } from '../source.js';
 import type { GapRecord, SourceEvent, UpstreamEvent } from '../source-event.js';
+import { rebuildTransactions, type KnownDocument, type RebuildOptions } from './catch-up.js';
+import { createDocumentFilter, type DocumentFilter } from './filter.js';
 import { interpretFrame, type SanityFrame } from './frames.js';
-import {
-  fetchRevision,
-  fetchTransactions,
-  HistoryAccessError,
-  queryChangedMatching,
-  queryKnownState,
-  type SanityHttpContext,
-} from './history-client.js';
+import { HistoryAccessError, HistoryUnavailableError, readTransactionPages, type SanityHttpContext, type TransactionScope } from './history-client.js';
 import { buildListenUrl, type ResumeMode, type SanityListenConfig } from './requests.js';
 
 /** What the source may read back from the database (read-only, committed state). */
 export interface SanityStoreView {
-  /** The stream's documents with the revision stored for each. */
-  documents(): Map<string, KnownRevision>;
+  /** The stream's documents with the revision and time of the last event stored for each. */
+  documents(): Map<string, KnownDocument>;
   /** Revision gaps an earlier run detected but did not get to repair. */
   openRevisionGaps(): RevisionGap[];
+  /** Reasons of catch-ups an earlier run recorded as `open` (History failed): the next complete catch-up covers them. */
+  openCatchUps(): string[];
+  /** Upstream time of the stream's oldest stored event: history before it is not the stream's. */
+  oldestEventAt(): string | null;
 }
 
 export interface RevisionGap {
@@ -57,11 +53,13 @@ export interface SanitySourceOptions {
   store?: SanityStoreView;
   /** Options passed through to the SSE client (timeouts, backoff), e.g. by tests. */
   sse?: Partial<Omit<SseClientOptions, 'connect' | 'signal'>>;
-  /** Parallel History revision requests during a catch-up (default 8). */
-  historyConcurrency?: number;
-  /** History request attempts and first retry delay (defaults 4 and 250 ms). */
+  /** History request attempts and first retry delay (defaults 6 and 250 ms). */
   historyAttempts?: number;
   historyRetryDelayMs?: number;
+  /** Transactions per History page (default 250). */
+  historyPageLimit?: number;
+  /** Told of every History request (the bench counts them). */
+  onHistoryRequest?: () => void;
 }
 
 /** The definition stored for the stream: what it receives, not how it gets there. */
@@ -94,8 +92,6 @@ const CATCH_UP_OVERLAP_MS = 1000;
 // When nothing tells us since when we are complete (first start without --since), the first
 // welcome counts, measured with our own clock: allow for it being ahead of Sanity's.
 const CLOCK_SKEW_MS = 60_000;
-// Catch-up events are fetched (with their documents) and handed on this many at a time.
-const CATCH_UP_PAGE = 100;
 
 export class SanitySource implements Source {
   readonly kind = 'sanity' as const;
@@ -107,10 +103,13 @@ export class SanitySource implements Source {
    */
   private lastYielded: UpstreamEvent | undefined;
   private lastParsed: ParsedMutationEvent | NormalizeFailure | undefined;
-  /** Revisions seen in this process (they may not be committed yet), overriding the store's. */
-  private readonly revisions = new Map<string, KnownRevision>();
+  /** Documents seen in this process (they may not be committed yet), overriding the store's. */
+  private readonly seen = new Map<string, KnownDocument>();
   private readonly repairs: RevisionGap[] = [];
   private wakeReader: () => void = () => {};
+  /** The live transaction being read, to tell the runner not to commit half of it. */
+  private liveTransaction = { id: '', events: 0 };
+  private filter: DocumentFilter | undefined;
 
   constructor(private readonly options: SanitySourceOptions) {
     this.definition = sanityDefinition(options.config);
@@ -137,8 +136,8 @@ export class SanitySource implements Source {
   private async *readEvents(context: ReadContext): AsyncGenerator<SourceEvent> {
     const { signal, log } = context;
     const { config } = this.options;
-    // History requests run in parallel, each listening to the abort: a signal of their own keeps
-    // Node from warning about many listeners on the runner's.
+    // History requests listen to the abort: a signal of their own keeps Node from warning about
+    // many listeners on the runner's.
     const historyAbort = new AbortController();
     setMaxListeners(64, historyAbort.signal);
     if (signal.aborted) historyAbort.abort();
@@ -149,6 +148,8 @@ export class SanitySource implements Source {
       signal: historyAbort.signal,
       attempts: this.options.historyAttempts,
       retryDelayMs: this.options.historyRetryDelayMs,
+      pageLimit: this.options.historyPageLimit,
+      onRequest: this.options.onHistoryRequest,
     };
     const state: ReaderState = {
       lastEventId: context.cursor,
@@ -156,6 +157,7 @@ export class SanitySource implements Source {
       completeThroughIsLocal: false,
       connection: null,
       since: context.since,
+      openCatchUps: this.options.store?.openCatchUps() ?? [],
     };
     this.repairs.push(...(this.options.store?.openRevisionGaps() ?? []));
 
@@ -177,11 +179,12 @@ export class SanitySource implements Source {
     });
     const iterator = frames[Symbol.asyncIterator]();
     let next: Promise<IteratorResult<SseFrame>> | undefined;
+    const work = { http, log, context };
     try {
       while (!signal.aborted) {
         const repair = this.repairs.shift();
         if (repair) {
-          yield* this.repairGap(repair, http, log);
+          yield* this.busy(context, this.repairGap(repair, work));
           continue;
         }
         next ??= iterator.next();
@@ -193,7 +196,7 @@ export class SanitySource implements Source {
         const meaning = interpretFrame(winner.value);
         // Mutations are nearly every frame: handled inline, without a generator of their own.
         if (meaning.kind === 'mutation') yield this.liveEvent(meaning, state);
-        else yield* this.handleControlFrame(meaning, state, http, log);
+        else yield* this.handleControlFrame(meaning, state, work);
       }
     } catch (error) {
       if (error instanceof SseHttpError) throw refusal(error, config);
@@ -205,26 +208,49 @@ export class SanitySource implements Source {
     }
   }
 
+  /** Work on History that yields nothing for a while is not the upstream being idle. */
+  private async *busy(context: ReadContext, work: AsyncGenerator<SourceEvent>): AsyncGenerator<SourceEvent> {
+    context.onBusy?.(true);
+    try {
+      yield* work;
+    } finally {
+      context.onBusy?.(false);
+    }
+  }
+
   private liveEvent(meaning: Extract<SanityFrame, { kind: 'mutation' }>, state: ReaderState): UpstreamEvent {
     const parsed = parseMutationEvent(meaning.data);
     const event = 'error' in parsed ? null : parsed.event;
     const cursor = meaning.id ?? (event ? mutationEventId(event.transactionId, event.documentId) : null);
     const item: UpstreamEvent = { kind: 'event', frameEvent: 'mutation', data: meaning.data, cursor };
-    this.handOver(item, parsed);
-    if (!('error' in parsed)) {
-      this.remember(parsed.event);
-      advanceCompleteThrough(state, parsed.occurredAt);
+    if (event) {
+      this.remember(event);
+      advanceCompleteThrough(state, (parsed as ParsedMutationEvent).occurredAt);
+      if (this.moreOfLiveTransaction(event)) item.moreInTransaction = true;
     }
+    this.handOver(item, parsed);
     if (cursor) state.lastEventId = cursor;
     return item;
+  }
+
+  /**
+   * Whether more events of this event's transaction are to come. Counted, not read off
+   * `transactionCurrentEvent`: whether that counts from 0 or 1 is not documented.
+   */
+  private moreOfLiveTransaction(event: SanityMutationEvent): boolean {
+    const total = event.transactionTotalEvents;
+    if (typeof total !== 'number' || total <= 1) return false;
+    if (this.liveTransaction.id !== event.transactionId) this.liveTransaction = { id: event.transactionId, events: 0 };
+    this.liveTransaction.events++;
+    return this.liveTransaction.events < total;
   }
 
   private async *handleControlFrame(
     meaning: Exclude<SanityFrame, { kind: 'mutation' }>,
     state: ReaderState,
-    http: SanityHttpContext,
-    log: Logger,
+    work: Work,
   ): AsyncGenerator<SourceEvent> {
+    const { log } = work;
     switch (meaning.kind) {
       case 'keepalive':
         return;
@@ -233,29 +259,33 @@ export class SanitySource implements Source {
         return;
       case 'reset':
         log.warn('listener could not resume (reset): catching up from the History API', { completeThrough: state.completeThrough });
-        yield* this.catchUp('reset', state, http, log);
+        yield* this.busy(work.context, this.catchUp('reset', state, work));
         return;
       case 'welcome': {
         const connection = state.connection;
         log.info('listener connected', { listenerName: meaning.listenerName, attempt: connection?.attempt });
         if (connection?.sentLastEventId || connection?.hadCursor) {
           log.warn('the listener did not resume: catching up from the History API', { completeThrough: state.completeThrough });
-          yield* this.catchUp('no-resume', state, http, log);
+          yield* this.busy(work.context, this.catchUp('no-resume', state, work));
         } else if (state.completeThrough === null) {
           // First start without --since: the stream begins now (by our clock, until Sanity's shows).
           state.completeThrough = shiftTime(nowTime(), -CLOCK_SKEW_MS);
           state.completeThroughIsLocal = true;
         } else {
-          yield* this.catchUp(connection?.attempt === 0 && state.since ? 'since' : 'no-resume', state, http, log);
+          yield* this.busy(work.context, this.catchUp(connection?.attempt === 0 && state.since ? 'since' : 'no-resume', state, work));
         }
         return;
       }
       case 'channelError':
+        // Terminal, as in @sanity/client (src/data/eventsource.ts): the same request would fail the same way.
         log.error('Sanity reported a listener error (channelError)', { message: meaning.message, queryError: meaning.queryError });
         if (meaning.queryError) {
           throw new UsageError(`Sanity rejected the listen query: ${meaning.message}; fix --query or --param`);
         }
-        return;
+        throw new UpstreamStopError(
+          `Sanity reported a listener error (${meaning.message}); not reconnecting, as Sanity's own client does not. ` +
+            'Check the project, dataset and token, then start the ingest again',
+        );
       case 'disconnect':
         throw new UpstreamStopError(
           `Sanity told the listener to disconnect (${meaning.reason}); not reconnecting. ` +
@@ -272,8 +302,13 @@ export class SanitySource implements Source {
     }
   }
 
-  /** Fetches what changed since we were last complete and yields it, then the catch-up's gap row. */
-  private async *catchUp(reason: CatchUpReason, state: ReaderState, http: SanityHttpContext, log: Logger): AsyncGenerator<SourceEvent> {
+  /**
+   * Reads every transaction of the dataset since we were last complete (the History API's
+   * dataset-wide list, page by page) and yields what the listener would have sent, a transaction
+   * at a time, then the catch-up's gap row: `repaired` only when the whole range was read.
+   */
+  private async *catchUp(reason: CatchUpReason, state: ReaderState, work: Work): AsyncGenerator<SourceEvent> {
+    const { http, log } = work;
     const toTime = nowTime();
     const fromTime = state.completeThrough;
     if (fromTime === null) {
@@ -284,122 +319,107 @@ export class SanitySource implements Source {
       state.completeThroughIsLocal = true;
       return;
     }
-    const since = shiftTime(fromTime, -CATCH_UP_OVERLAP_MS);
-    let found = 0;
+    const historyFrom = shiftTime(fromTime, -CATCH_UP_OVERLAP_MS);
+    const scope: TransactionScope = { fromTime: historyFrom, toTime };
+    const progress = { changes: 0, transactions: 0 };
     try {
-      const { events, unreadable, idsChecked } = await this.collectChangesSince(since, http);
-      for (const line of unreadable) yield { kind: 'unreadable', frameEvent: 'history', raw: line.raw, reason: line.reason, cursor: null };
-      // In pages, oldest first: what is committed of a catch-up cut short is a prefix it resumes after.
-      for (let start = 0; start < events.length; start += CATCH_UP_PAGE) {
-        const page = events.slice(start, start + CATCH_UP_PAGE);
-        await this.attachDocuments(page, http);
-        for (const event of page) {
-          advanceCompleteThrough(state, canonicalTime(event.timestamp)!);
-          const item = this.upstreamEvent(event, true);
-          state.lastEventId = item.cursor;
+      for await (const item of this.rebuild(scope, this.knownDocuments(), http, progress)) {
+        if ('raw' in item) {
           yield item;
+          continue;
         }
-        found += page.length;
+        for (const event of item) state.lastEventId = event.cursor;
+        advanceCompleteThrough(state, item.at(-1)!.occurredAt);
+        yield* item;
       }
-      log.info('caught up from the History API', { reason, fromTime, toTime, changes: found, documentsChecked: idsChecked });
-      yield gap(reason, fromTime, toTime, 'repaired', found, JSON.stringify({ documentsChecked: idsChecked, historyFrom: since }));
     } catch (error) {
       if (http.signal.aborted) return;
-      const why = error instanceof HistoryAccessError ? `${error.message}; a token with History API access is needed` : String((error as Error).message ?? error);
-      log.warn('cannot catch up: the stream may be missing changes made while it was not listening', { fromTime, toTime, error: why });
-      yield gap(reason, fromTime, toTime, 'unrepairable', found, why);
+      const why = describeHistoryFailure(error);
+      if (error instanceof HistoryAccessError) {
+        log.warn('cannot catch up: the stream may be missing changes made while it was not listening', { fromTime, toTime, error: why });
+        yield gap(reason, fromTime, toTime, 'unrepairable', progress.changes, why);
+        return;
+      }
+      if (!(error instanceof HistoryUnavailableError)) throw error;
+      // What was read is committed; the next start catches up again from there.
+      yield gap(reason, fromTime, toTime, 'open', progress.changes, why);
+      throw new SinkError(`the catch-up from Sanity's History API is incomplete (${why}); it is recorded as an open gap, and the next start catches up again`, ExitCode.runtime);
     }
+    log.info('caught up from the History API', { reason, fromTime, toTime, changes: progress.changes, transactions: progress.transactions });
+    const detail = JSON.stringify({ historyFrom, transactionsRead: progress.transactions });
+    // Open catch-ups of earlier runs started no earlier than this one: it covered them too.
+    for (const open of state.openCatchUps.splice(0)) yield { ...gap(open, null, toTime, 'repaired', null, `covered by a later catch-up: ${detail}`), resolvesOpen: true };
+    yield gap(reason, fromTime, toTime, 'repaired', progress.changes, detail);
   }
 
   /**
-   * The History API needs document ids. The candidates: documents matching the filter that changed
-   * since; known ones that changed since (they may have stopped matching) or are gone (deleted);
-   * and the draft / published / release-version siblings of all of these that do not exist now,
-   * which finds e.g. a draft created and published (so deleted) meanwhile. A document whose whole
-   * family was created and deleted while sse-sink was away is visible to none of these.
+   * Repairs one revision gap: the document's transactions between the revision we held and the one
+   * the newer event continued from. Without a held revision (the document was never stored), from
+   * the stream's oldest event on.
    */
-  private async collectChangesSince(since: string, http: SanityHttpContext) {
-    const known = this.knownRevisions();
-    const sinceMs = Date.parse(since);
-    const changedSince = (updatedAt: string | null | undefined) => !updatedAt || Date.parse(updatedAt) >= sinceMs;
-    const matching = await queryChangedMatching(http, since);
-    const siblings = siblingIds([...known.keys(), ...matching]).filter((id) => !known.has(id));
-    const present = await queryKnownState(http, [...known.keys(), ...siblings]);
-    const candidates = new Set(matching);
-    // A known document that is gone now was deleted (again, if we had it deleted: it may have
-    // been re-created meanwhile); one that changed since may have stopped matching.
-    for (const id of known.keys()) if (!present.has(id) || changedSince(present.get(id))) candidates.add(id);
-    // A sibling that exists and matches was found by the query; one that is gone can only be asked for.
-    for (const id of siblings) if (!present.has(id)) candidates.add(id);
-    // The dataset moves between the two queries: a sibling that changed but was not among the
-    // matching ones may not match the filter, or may have been re-created after the first query.
-    // Asking again tells the two apart.
-    if (siblings.some((id) => present.has(id) && !candidates.has(id) && changedSince(present.get(id)))) {
-      for (const id of await queryChangedMatching(http, since)) candidates.add(id);
-    }
-    if (!this.options.config.includeAllVersions) {
-      for (const id of candidates) if (id.startsWith('versions.')) candidates.delete(id);
-    }
-    if (candidates.size === 0) return { events: [], unreadable: [], idsChecked: 0 };
-    const page = await fetchTransactions(http, [...candidates].sort(), { fromTime: since });
-    const events = rebuildMutationEvents(page.transactions, { documentIds: candidates, before: known });
-    return { events, unreadable: page.unreadable, idsChecked: candidates.size };
-  }
-
-  /** Repairs one revision gap: the document's transactions between the two revisions. */
-  private async *repairGap(repair: RevisionGap, http: SanityHttpContext, log: Logger): AsyncGenerator<SourceEvent> {
+  private async *repairGap(repair: RevisionGap, work: Work): AsyncGenerator<SourceEvent> {
+    const { http, log } = work;
     const { documentId, found, expected } = repair;
-    let events: SanityMutationEvent[];
+    const scope: TransactionScope = {
+      documentIds: [documentId],
+      fromTransaction: found ?? undefined,
+      fromTime: found ? undefined : (this.options.store?.oldestEventAt() ?? undefined),
+      toTransaction: expected ?? undefined,
+    };
+    const known = new Map<string, KnownDocument>(found ? [[documentId, { rev: found, deleted: false, updatedAt: null }]] : []);
+    const events: (UpstreamEvent & { occurredAt: string })[] = [];
+    const progress = { changes: 0, transactions: 0 };
     try {
-      const page = await fetchTransactions(http, [documentId], {
-        fromTransaction: found ?? undefined,
-        toTransaction: expected ?? undefined,
-      });
-      // Only up to the revision the newer event continued from, whatever the endpoint included.
-      const end = expected ? page.transactions.findIndex((tx) => tx.id === expected) : -1;
-      const transactions = end >= 0 ? page.transactions.slice(0, end + 1) : page.transactions;
-      const before = new Map<string, KnownRevision>(found ? [[documentId, { rev: found, deleted: false }]] : []);
-      events = rebuildMutationEvents(transactions, { documentIds: new Set([documentId]), before });
-      await this.attachDocuments(events, http);
+      // The repair fills history only: the document row already holds the newer revision.
+      for await (const item of this.rebuild(scope, known, http, progress, documentId, false)) {
+        if ('raw' in item) continue;
+        events.push(...item);
+      }
     } catch (error) {
       if (http.signal.aborted) return;
-      const why = error instanceof HistoryAccessError ? `${error.message}; a token with History API access is needed` : String((error as Error).message ?? error);
+      const why = describeHistoryFailure(error);
+      const status = error instanceof HistoryUnavailableError ? 'open' : 'unrepairable';
       log.warn('cannot repair a revision gap', { documentId, found, expected, error: why });
-      yield { ...gap('revision-mismatch', null, null, 'unrepairable', null, why), documentId, resolvesOpen: true };
+      yield { ...gap('revision-mismatch', null, null, status, null, why), documentId, resolvesOpen: true };
       return;
     }
-    // The repair fills history only: the document row already holds the newer revision.
-    for (const event of events) yield this.upstreamEvent(event, false);
+    yield* events;
     log.info('repaired a revision gap from the History API', { documentId, found, expected, changes: events.length });
     yield {
-      ...gap('revision-mismatch', events[0]?.timestamp ?? null, events.at(-1)?.timestamp ?? null, 'repaired', events.length,
+      ...gap('revision-mismatch', events[0]?.occurredAt ?? null, events.at(-1)?.occurredAt ?? null, 'repaired', events.length,
         JSON.stringify({ found, expected })),
       documentId,
       resolvesOpen: true,
     };
   }
 
-  /** Adds `result` / `previous` (per the stream's options) to rebuilt events from the History API. */
-  private async attachDocuments(events: SanityMutationEvent[], http: SanityHttpContext): Promise<void> {
-    const { includeResult, includePreviousRevision } = this.options.config;
-    if (!includeResult && !includePreviousRevision) return;
-    const cache = new Map<string, Promise<SanityDocument | null>>();
-    const revision = (id: string, rev: string) => {
-      const key = `${id}@${rev}`;
-      let doc = cache.get(key);
-      if (!doc) cache.set(key, (doc = fetchRevision(http, id, rev)));
-      return doc;
+  /** History pages to events, a transaction at a time; lines that are no transaction come as they are. */
+  private async *rebuild(
+    scope: TransactionScope,
+    known: ReadonlyMap<string, KnownDocument>,
+    http: SanityHttpContext,
+    progress: { changes: number; transactions: number },
+    onlyDocument?: string,
+    movesCursor = true,
+  ): AsyncGenerator<(UpstreamEvent & { occurredAt: string })[] | { kind: 'unreadable'; frameEvent: string; raw: string; reason: string; cursor: null }> {
+    const { config } = this.options;
+    const options: RebuildOptions = {
+      http,
+      matches: this.documentFilter(),
+      follows: (id) => (onlyDocument ? id === onlyDocument : followsDocument(id, config.includeAllVersions)),
+      includeResult: config.includeResult,
+      includePreviousRevision: config.includePreviousRevision,
+      known,
     };
-    await mapLimit(events, this.options.historyConcurrency ?? 8, async (event) => {
-      if (includeResult && event.transition !== 'disappear') {
-        const result = await revision(event.documentId, event.transactionId);
-        if (result) event.result = result;
+    for await (const item of rebuildTransactions(readTransactionPages(http, scope), options)) {
+      if ('raw' in item) {
+        yield { kind: 'unreadable', frameEvent: 'history', raw: item.raw, reason: item.reason, cursor: null };
+        continue;
       }
-      if (includePreviousRevision && event.previousRev) {
-        const previous = await revision(event.documentId, event.previousRev);
-        if (previous) event.previous = previous;
-      }
-    });
+      progress.transactions++;
+      progress.changes += item.events.length;
+      yield item.events.map((event, index) => this.historyEvent(event, movesCursor, index < item.events.length - 1));
+    }
   }
 
   /**
@@ -407,12 +427,24 @@ export class SanitySource implements Source {
    * id the listener gives the same change, so a restart can resume after it. A repaired event is
    * older than the stream's position and leaves the cursor alone.
    */
-  private upstreamEvent(event: SanityMutationEvent, movesCursor: boolean): UpstreamEvent {
+  private historyEvent(event: SanityMutationEvent, movesCursor: boolean, moreInTransaction: boolean): UpstreamEvent & { occurredAt: string } {
     const cursor = movesCursor ? mutationEventId(event.transactionId, event.documentId) : null;
-    const item: UpstreamEvent = { kind: 'event', frameEvent: 'mutation', data: JSON.stringify(event), cursor };
-    this.handOver(item, { event, occurredAt: canonicalTime(event.timestamp)! });
+    const item: UpstreamEvent & { occurredAt: string } = { kind: 'event', frameEvent: 'mutation', data: JSON.stringify(event), cursor, occurredAt: event.timestamp };
+    if (moreInTransaction) item.moreInTransaction = true;
     this.remember(event);
     return item;
+  }
+
+  /** The stream's filter in groq-js, compiled once; a filter groq-js cannot parse is a usage error. */
+  private documentFilter(): DocumentFilter {
+    if (!this.filter) {
+      try {
+        this.filter = createDocumentFilter(this.options.config.query, this.options.config.params);
+      } catch (error) {
+        throw new UsageError(`groq-js cannot parse --query ${JSON.stringify(this.options.config.query)} (${(error as Error).message}); catch-up needs it`);
+      }
+    }
+    return this.filter;
   }
 
   private handOver(item: UpstreamEvent, parsed: ParsedMutationEvent | NormalizeFailure): void {
@@ -421,17 +453,24 @@ export class SanitySource implements Source {
   }
 
   private remember(event: SanityMutationEvent): void {
-    this.revisions.set(event.documentId, {
+    this.seen.set(event.documentId, {
       rev: event.resultRev ?? event.transactionId,
       deleted: event.transition === 'disappear',
+      updatedAt: event.timestamp,
     });
   }
 
-  private knownRevisions(): Map<string, KnownRevision> {
-    const known = this.options.store?.documents() ?? new Map<string, KnownRevision>();
-    for (const [id, revision] of this.revisions) known.set(id, revision);
+  private knownDocuments(): Map<string, KnownDocument> {
+    const known = this.options.store?.documents() ?? new Map<string, KnownDocument>();
+    for (const [id, document] of this.seen) known.set(id, document);
     return known;
   }
+}
+
+interface Work {
+  http: SanityHttpContext;
+  log: Logger;
+  context: ReadContext;
 }
 
 interface ReaderState {
@@ -443,34 +482,22 @@ interface ReaderState {
   completeThroughIsLocal: boolean;
   connection: { attempt: number; sentLastEventId: string | null; hadCursor: boolean } | null;
   since: string | null;
+  /** Reasons of open catch-up gaps of earlier runs, resolved by the next complete catch-up. */
+  openCatchUps: string[];
 }
 
 /**
- * The other ids of the same documents: published, `drafts.` and `versions.<release>.`, for the
- * kinds (and releases) that occur among `ids`, so that a stream that never sees drafts is not
- * given any.
+ * Which documents a listener follows at all: not system documents (`_.…`, release documents
+ * among them), and release versions only when it asked for all versions.
  */
-export function siblingIds(ids: Iterable<string>): string[] {
-  const given = [...ids];
-  const published = new Set<string>();
-  const releases = new Set<string>();
-  let drafts = false;
-  let publishedSeen = false;
-  for (const id of given) {
-    const parts = parseDocumentId(id);
-    published.add(parts.publishedId);
-    if (parts.idKind === 'draft') drafts = true;
-    if (parts.idKind === 'published') publishedSeen = true;
-    if (parts.releaseId) releases.add(parts.releaseId);
-  }
-  const all = new Set<string>();
-  for (const id of published) {
-    if (publishedSeen) all.add(id);
-    if (drafts) all.add(`drafts.${id}`);
-    for (const release of releases) all.add(`versions.${release}.${id}`);
-  }
-  for (const id of given) all.delete(id);
-  return [...all].sort();
+function followsDocument(id: string, includeAllVersions: boolean): boolean {
+  if (id.startsWith('_.')) return false;
+  return includeAllVersions || !id.startsWith('versions.');
+}
+
+function describeHistoryFailure(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return error instanceof HistoryAccessError ? `${message}; a token with History API access is needed` : message;
 }
 
 function advanceCompleteThrough(state: ReaderState, time: string): void {
@@ -508,12 +535,4 @@ function refusal(error: SseHttpError, config: SanityListenConfig): Error {
   if (error.status === 404) return new UsageError(`Sanity has no ${where} (HTTP 404${body ? `: ${body}` : ''}); check --project, --dataset and --url`);
   if (error.status === 400) return new UsageError(`Sanity rejected the listen request (HTTP 400${body ? `: ${body}` : ''}); check --query, --param and --api-version`);
   return error;
-}
-
-async function mapLimit<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await work(items[next++]);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
