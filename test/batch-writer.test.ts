@@ -125,6 +125,13 @@ describe('batch writer', () => {
     expect(sink.sqlite.prepare('SELECT rev, event_time FROM documents').all()).toEqual([{ rev: 'r2', event_time: T2 }]);
   });
 
+  it('an update of a document it never stored is a gap too: what came before it (its creation) is missing', () => {
+    const { sink, writer } = openTestStream();
+    const result = writer.commit(batchOf([doc('tx5#d1', 'r5', 'r4', T2)], 'c1'));
+    expect(result.revisionMismatches).toEqual([{ table: 'documents', key: { document_id: 'd1' }, column: 'rev', expected: 'r4', found: null }]);
+    expect(sink.sqlite.prepare('SELECT rev FROM documents').all()).toEqual([{ rev: 'r5' }]);
+  });
+
   it('records a revision mismatch as an open gap', () => {
     const { sink, writer } = openTestStream();
     writer.commit(batchOf([doc('tx1#d1', 'r1', null, T1)], 'c1'));

@@ -126,6 +126,15 @@ describe('ingest runner', () => {
     expect(summary).toMatchObject({ stopReason: 'until-idle', inserted: 1 });
   });
 
+  it('does not end a batch inside an upstream transaction', async () => {
+    const inTransaction = (i: number, more: boolean): SourceEvent => ({ ...event(i), moreInTransaction: more || undefined } as SourceEvent);
+    const script = [inTransaction(1, true), inTransaction(2, true), inTransaction(3, false), inTransaction(4, true), inTransaction(5, false)];
+    const sizes: number[] = [];
+    await runIngest(options(scriptedSource(script), { batchSize: 2, untilIdleMs: 300, onCommit: (_, batch) => sizes.push(batch.changes.length) }));
+    // Without the rule: 2, 2, 1. Events 1-3 are one transaction, 4-5 another.
+    expect(sizes).toEqual([3, 2]);
+  });
+
   it('--max-events stops after that many events, all committed', async () => {
     const opts = options(scriptedSource(Array.from({ length: 100 }, (_, i) => event(i))), { maxEvents: 30 });
     expect(await runIngest(opts)).toMatchObject({ stopReason: 'max-events', inserted: 30 });

@@ -186,7 +186,7 @@ export class ProjectionApplier {
         FROM ${checkIdentifier(op.table)} WHERE ${whereKey(keyColumns)}`;
     }).get(order.eventTime, order.eventSeq, keyValues) as { found: string | null; older: number } | undefined;
     // A newer row: this event is late, not a gap. No row at all: what came before it (its creation) was never stored.
-    if (row && (!row.older || row.found === expect.value)) return undefined;
+    if (row ? !row.older || row.found === expect.value : expect.value === null) return undefined;
     return { table: op.table, key: op.key, column: expect.column, expected: expect.value, found: row?.found ?? null };
   }
 

@@ -35,6 +35,9 @@ export interface SimulatedChange {
   after: SimulatedDocument | null;
   /** Index in the dataset's change log; listeners resume by it. */
   position: number;
+  /** How many changes the transaction made, and this one's place among them (from 0). */
+  transactionEvents: number;
+  transactionIndex: number;
 }
 
 export interface SanitySimulatorOptions {
@@ -247,8 +250,11 @@ export class SanitySimulator {
         before: matchedBefore ? before : null,
         after: matchesAfter ? doc : null,
         position: this.changes.length + changes.length,
+        transactionEvents: 0,
+        transactionIndex: changes.length,
       });
     }
+    for (const change of changes) change.transactionEvents = changes.length;
     this.changes.push(...changes);
     this.changedBy.set(tx.id, changed);
     return changes;
@@ -393,7 +399,8 @@ export class SanitySimulator {
   }
 }
 
-export type HistoryFault = 'http-500' | 'http-429' | 'error-line';
+/** One History answer: a fault, or `ok` for a normal answer between faults. */
+export type HistoryFault = 'ok' | 'http-500' | 'http-429' | 'error-line';
 
 /** The document a mutation targets, when it names one. */
 function targetOf(mutation: SimulatedMutation): string | undefined {
@@ -424,6 +431,8 @@ export function renderEvent(change: SimulatedChange, options: ListenOptions): Re
   event.resultRev = change.transactionId;
   event.timestamp = change.timestamp;
   event.visibility = options.visibility;
+  event.transactionTotalEvents = change.transactionEvents;
+  event.transactionCurrentEvent = change.transactionIndex;
   return event;
 }
 
