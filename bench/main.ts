@@ -1,5 +1,6 @@
 // `npm run bench [-- --chart] [-- --million]`: runs every scenario in this process against
 // baselines measured in the same run, prints a table and writes bench/results.json (and the chart).
+import { benchCatchUp, catchUpLine } from './catch-up.bench.js';
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import Database from 'better-sqlite3';
@@ -50,6 +51,8 @@ console.log('SSE client…');
 const sseClient = await benchSseClient();
 console.log('export…');
 const exportHistory = await benchExport();
+console.log('Sanity catch-up…');
+const catchUp = await benchCatchUp();
 
 let chart: { batchSize: number; eventsPerSecond: number }[] | undefined;
 if (args.has('--chart')) {
@@ -65,6 +68,7 @@ for (const s of scenarios) console.log(`- ${s.name}: ${s.detail}`);
 if (million) console.log(`- Auth0 end-to-end, 1,000,000 events: ${million.rss}`);
 console.log(`- ${componentLine(sseClient)}`);
 console.log(`- ${componentLine(exportHistory)}`);
+console.log(`- ${catchUpLine(catchUp)}`);
 if (chart) console.log(`- writer events/s by batch size: ${chart.map((p) => `${p.batchSize}: ${Math.round(p.eventsPerSecond)}`).join(', ')}`);
 
 writeFileSync(
@@ -82,6 +86,7 @@ writeFileSync(
       },
       sseClient,
       export: exportHistory,
+      catchUp,
       writerByBatchSize: chart,
     },
     null,

@@ -28,6 +28,10 @@ export const FAULT_KINDS = [
   'out-of-order',
   'connection-timeout',
   'sanity-reset',
+  'history-error-line',
+  'history-429',
+  'history-500',
+  'history-page-cap',
   'db-locked',
   'disk-full',
 ] as const;
@@ -216,7 +220,12 @@ export async function runFaultHarness(options: FaultHarnessOptions): Promise<Fau
   const auth0Script = randomAuth0Script({ frames: options.auth0Frames, oversizeFrames: options.oversizeFrames, random: seededRandom(options.seed + 1) });
   const positions = new Map(auth0Script.entries.map((entry, i) => [entry.offset, i]));
   const sanityScript = randomScript({ seed: options.seed + 2, transactions: options.sanityTransactions, documents: 60, keepPublished: true });
-  const sim = new SanitySimulator({ keepAliveMs: 200 });
+  // The History API answers as Sanity's does (403 without excludeContent, pages capped at 50); the
+  // faults it is given below are counted when a catch-up meets them.
+  const sim = new SanitySimulator({
+    keepAliveMs: 200,
+    onHistoryAnswer: (answer) => delivered(answer === 'page-capped' ? 'history-page-cap' : answer === 'error-line' ? 'history-error-line' : answer === 'http-429' ? 'history-429' : 'history-500', 'blog'),
+  });
 
   let paced = true;
   let resetArmed = false;
@@ -276,6 +285,8 @@ export async function runFaultHarness(options: FaultHarnessOptions): Promise<Fau
           // Below zero: even a listener that missed nothing is told to start again.
           sim.setReplayWindow(-1);
           resetArmed = true;
+          // The catch-up that follows meets each History fault on one of its requests.
+          sim.injectHistoryFaults(...Array<'ok'>(fault.ms % 4).fill('ok'), 'error-line', 'ok', 'http-429', 'ok', 'http-500');
         }
         upstream.injections.push({ kind: fault.kind as Injection['kind'], ms: fault.ms });
       }

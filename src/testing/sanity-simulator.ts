@@ -70,6 +70,8 @@ export interface SanitySimulatorOptions {
   preamble?: boolean;
   /** Frames written per socket write when a listener is behind (default 200). */
   framesPerWrite?: number;
+  /** Told of every injected History fault served, and of every transactions page cut at the cap (the fault harness counts them). */
+  onHistoryAnswer?: (answer: HistoryFault | 'page-capped') => void;
 }
 
 interface ListenOptions {
@@ -120,6 +122,7 @@ export class SanitySimulator {
       resume: 'enable-resume',
       replayWindow: Number.POSITIVE_INFINITY,
       matches: (doc) => !doc._id.startsWith('_.'),
+      onHistoryAnswer: () => {},
       keepAliveMs: 1000,
       preamble: false,
       framesPerWrite: 200,
@@ -199,6 +202,7 @@ export class SanitySimulator {
       this.historyRequests.push({ path: rest, query: req.query });
       if (!this.options.historyAccess) return json(403, { error: 'Forbidden', message: 'token lacks history access' });
       const fault = this.historyFaults.shift();
+      if (fault && fault !== 'ok') this.options.onHistoryAnswer(fault);
       if (fault === 'http-500') return json(500, { error: 'Internal Server Error', message: 'simulated' });
       if (fault === 'http-429') return { status: 429, headers: { 'retry-after': '1', 'content-type': 'application/json' }, body: '{"error":"Too Many Requests"}' };
       const transactions = /^\/transactions(?:\/([^/]+))?$/.exec(rest);
@@ -377,6 +381,7 @@ export class SanitySimulator {
       if (keepMutations) line.mutations = tx.mutations;
       lines.push(JSON.stringify(line));
     }
+    if (lines.length === limit && limit < Number(query.get('limit') ?? Number.POSITIVE_INFINITY)) this.options.onHistoryAnswer('page-capped');
     // An error part-way through the answer: what came before it is there, the rest is not.
     if (withErrorLine) lines.splice(Math.floor(lines.length / 2), lines.length, JSON.stringify({ error: { description: 'simulated translog failure', type: 'internalError' } }));
     return { status: 200, headers: { 'content-type': 'application/x-ndjson' }, body: lines.map((l) => `${l}\n`).join('') };
