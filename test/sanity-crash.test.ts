@@ -66,7 +66,18 @@ describe('sse-sink ingest sanity under SIGKILL', () => {
         while (sim.listens.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
         startPublishing();
       }
-      const timer = setTimeout(() => child.kill('SIGKILL'), 250 + Math.floor(random() * 900));
+      // Even rounds are killed at any moment from the start (also before they connect); odd rounds
+      // at a moment after they connected, so that resumes and catch-ups are reached however slow
+      // the machine starts a process.
+      const listensBefore = sim.listens.length;
+      let timer: NodeJS.Timeout | undefined;
+      if (round % 2 === 0) {
+        timer = setTimeout(() => child.kill('SIGKILL'), 250 + Math.floor(random() * 900));
+      } else {
+        const deadline = Date.now() + 15_000;
+        while (sim.listens.length === listensBefore && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+        timer = setTimeout(() => child.kill('SIGKILL'), Math.floor(random() * 900));
+      }
       const result = await done;
       clearTimeout(timer);
       expect(result.signal, result.stderr).toBe('SIGKILL');

@@ -285,8 +285,8 @@ export async function runFaultHarness(options: FaultHarnessOptions): Promise<Fau
           // Below zero: even a listener that missed nothing is told to start again.
           sim.setReplayWindow(-1);
           resetArmed = true;
-          // The catch-up that follows meets each History fault on one of its requests.
-          sim.injectHistoryFaults(...Array<'ok'>(fault.ms % 4).fill('ok'), 'error-line', 'ok', 'http-429', 'ok', 'http-500');
+          // The catch-up that follows meets each History fault, one after another on its first request.
+          sim.injectHistoryFaults('error-line', 'http-429', 'http-500');
         }
         upstream.injections.push({ kind: fault.kind as Injection['kind'], ms: fault.ms });
       }
@@ -305,6 +305,8 @@ export async function runFaultHarness(options: FaultHarnessOptions): Promise<Fau
       holder.once('close', () => lockHolders.delete(holder));
     };
 
+    // The first catch-up (the stream's --since) meets each History fault too, besides those after resets.
+    sim.injectHistoryFaults('error-line', 'http-429', 'http-500');
     for (let round = 0; round < options.kills; round++) {
       const faults = schedule.filter((f) => f.round === round);
       // Refusals are armed before the start, so that the first connections meet them.

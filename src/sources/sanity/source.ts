@@ -109,7 +109,7 @@ export class SanitySource implements Source {
   private wakeReader: () => void = () => {};
   /** The live transaction being read, to tell the runner not to commit half of it. */
   private liveTransaction = { id: '', events: 0 };
-  private filter: DocumentFilter | undefined;
+  private filter: Promise<DocumentFilter> | undefined;
 
   constructor(private readonly options: SanitySourceOptions) {
     this.definition = sanityDefinition(options.config);
@@ -405,7 +405,7 @@ export class SanitySource implements Source {
     const { config } = this.options;
     const options: RebuildOptions = {
       http,
-      matches: this.documentFilter(),
+      matches: await this.documentFilter(),
       follows: (id) => (onlyDocument ? id === onlyDocument : followsDocument(id, config.includeAllVersions)),
       includeResult: config.includeResult,
       includePreviousRevision: config.includePreviousRevision,
@@ -436,14 +436,10 @@ export class SanitySource implements Source {
   }
 
   /** The stream's filter in groq-js, compiled once; a filter groq-js cannot parse is a usage error. */
-  private documentFilter(): DocumentFilter {
-    if (!this.filter) {
-      try {
-        this.filter = createDocumentFilter(this.options.config.query, this.options.config.params);
-      } catch (error) {
-        throw new UsageError(`groq-js cannot parse --query ${JSON.stringify(this.options.config.query)} (${(error as Error).message}); catch-up needs it`);
-      }
-    }
+  private documentFilter(): Promise<DocumentFilter> {
+    this.filter ??= createDocumentFilter(this.options.config.query, this.options.config.params).catch((error: unknown) => {
+      throw new UsageError(`groq-js cannot parse --query ${JSON.stringify(this.options.config.query)} (${(error as Error).message}); catch-up needs it`);
+    });
     return this.filter;
   }
 
