@@ -19,7 +19,7 @@ import {
   type SimulatedDocument,
 } from '../src/testing/sanity-simulator.js';
 import { tempDir } from './helpers/cli.js';
-import { expectedDocuments, expectedMutations, expectedMutationTexts, readRows, readSanityTables } from './helpers/sanity.js';
+import { expectedDocuments, expectedMutations, expectedMutationTexts, readRows, readSanityTables, storedEvents, until } from './helpers/sanity.js';
 
 const STREAM = 'blog';
 const SINCE = '2026-03-01T08:00:00.000000Z';
@@ -77,21 +77,7 @@ function ingest(w: World, run: Run = {}): Promise<IngestSummary> {
   });
 }
 
-async function until(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
-const storedEvents = (db: string) => {
-  try {
-    return Number(readRows(db, 'SELECT count(*) AS n FROM events')[0].n);
-  } catch {
-    return 0;
-  }
-};
 
 /**
  * A release `r9`: its version of `spring` is created, then the release is published (the version

@@ -17,7 +17,7 @@ import {
 } from '../src/testing/sanity-simulator.js';
 import { simulatedDatasetConfig } from '../src/testing/sanity-dataset-config.js';
 import { runCli, tempDir } from './helpers/cli.js';
-import { expectedDocuments, expectedMutations, readRows, readSanityTables } from './helpers/sanity.js';
+import { expectedDocuments, expectedMutations, readRows, readSanityTables, storedEvents, until } from './helpers/sanity.js';
 
 const STREAM = 'blog';
 const SINCE = '2026-03-01T08:00:00.000000Z';
@@ -66,27 +66,12 @@ function ingest(w: World, run: IngestRun = {}): Promise<IngestSummary> {
     stream: STREAM,
     source: run.source ? run.source(source) : source,
     since: run.since ?? null,
-    // Generous: a catch-up's first History fetch yields nothing, and --until-idle counts only events.
     untilIdleMs: run.untilIdleMs ?? 1000,
     log: createLogger({ format: 'json', level: 'debug', write: (line) => w.logs.push(line) }),
   });
 }
 
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
-const storedEvents = (db: string) => {
-  try {
-    return Number(readRows(db, 'SELECT count(*) AS n FROM events')[0].n);
-  } catch {
-    return 0; // not created yet
-  }
-};
 
 /** The tables hold exactly the simulator's changes: nothing missing, nothing doubled. */
 function expectTablesMatch(w: World, options = { includeResult: true, includePreviousRevision: true }) {

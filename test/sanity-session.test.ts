@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SanitySimulator, startSanitySimulator, type ScriptTransaction } from '../src/testing/sanity-simulator.js';
 import { collect, runCli, spawnCli, tempDir } from './helpers/cli.js';
-import { readRows } from './helpers/sanity.js';
+import { readRows, until } from './helpers/sanity.js';
 
 const today = new Date().toISOString().slice(0, 10);
 const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
@@ -40,13 +40,6 @@ async function simulator(sim: SanitySimulator) {
   return server;
 }
 
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 function ingestArgs(url: string, db: string, extra: string[] = []): string[] {
   return ['ingest', 'sanity', '--stream', 'blog', '--project', 'abc123', '--dataset', 'production',
