@@ -211,6 +211,10 @@ describe('Sanity resume and catch-up', () => {
     const column = header.indexOf('gaps_unrepairable');
     expect(column).toBeGreaterThan(0);
     expect(row.slice(column, column + 'gaps_unrepairable'.length).trim()).toBe(String(1 + later.length));
+    // Sanity's own words for the refusal, in status too.
+    expect(status.lastGapProblem).toMatch(/HTTP 403.*token lacks history access/);
+    expect(header).toContain('last_gap_problem');
+    expect(row).toContain('Sanity refused the history');
     expect(w.logs.some((line) => /cannot catch up/.test(line) && /"level":"warn"/.test(line))).toBe(true);
     // What came live after the failed catch-up is stored.
     const liveTransactions = new Set(txs.slice(30).map((tx) => tx.id));

@@ -231,6 +231,7 @@ function formatStatus(status: StreamStatus[]): string {
       // A catch-up that could not run: the stream may be missing history, and says so.
       gaps_unrepairable: s.gapsUnrepairable,
       cursor: s.cursor,
+      last_gap_problem: s.lastGapProblem,
     })),
     'table',
   );

@@ -25,6 +25,8 @@ export interface StreamStatus {
   deadLetters: number;
   gapsOpen: number;
   gapsUnrepairable: number;
+  /** The newest gap not repaired, in the upstream's own words (`<reason>: <detail>`), or null. */
+  lastGapProblem: string | null;
   catchUps: number;
 }
 
@@ -46,6 +48,7 @@ interface StreamStatusRow {
   dead_letters_total: number;
   gaps_open: number;
   gaps_unrepairable: number;
+  last_gap_problem: string | null;
   catch_ups: number;
 }
 
@@ -55,7 +58,9 @@ export function readStatus({ sqlite }: SinkDatabase, now = Date.now()): StreamSt
       `SELECT s.*,
          (SELECT count(*) FROM gaps g WHERE g.stream = s.name AND g.status = 'open') AS gaps_open,
          (SELECT count(*) FROM gaps g WHERE g.stream = s.name AND g.status = 'unrepairable') AS gaps_unrepairable,
-         (SELECT count(*) FROM gaps g WHERE g.stream = s.name AND g.status = 'repaired') AS catch_ups
+         (SELECT count(*) FROM gaps g WHERE g.stream = s.name AND g.status = 'repaired') AS catch_ups,
+         (SELECT g.reason || ': ' || coalesce(g.detail, g.status) FROM gaps g
+           WHERE g.stream = s.name AND g.status != 'repaired' ORDER BY g.id DESC LIMIT 1) AS last_gap_problem
        FROM streams s ORDER BY s.name`,
     )
     .all();
@@ -79,6 +84,7 @@ export function readStatus({ sqlite }: SinkDatabase, now = Date.now()): StreamSt
     deadLetters: row.dead_letters_total,
     gapsOpen: row.gaps_open,
     gapsUnrepairable: row.gaps_unrepairable,
+    lastGapProblem: row.last_gap_problem,
     catchUps: row.catch_ups,
   }));
 }
