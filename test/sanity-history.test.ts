@@ -162,6 +162,16 @@ describe('Sanity catch-up from the History API (strict contract)', () => {
     expect(tables.documents).toEqual(uninterrupted.documents);
   });
 
+  it('reads a documents endpoint that answers 404 when any one of several documents is missing', async () => {
+    const w = await world({ strictDocumentLookups: true });
+    const script = randomScript({ seed: 71, transactions: 150, documents: 15, start: '2026-03-01T09:00:00.000000Z' });
+    w.sim.publish(...script);
+    await ingest(w, { since: SINCE });
+    const tables = readSanityTables(w.db, STREAM);
+    expect(tables.mutations).toEqual(expectedMutations(w.sim.changes, options));
+    expect(tables.documents).toEqual(expectedDocuments(w.sim.changes, options));
+  });
+
   it('keeps the listener\'s mutations; rows rebuilt from History have them only where Sanity sends content', async () => {
     for (const mutationsWithoutContent of [false, true]) {
       const w = await world({ mutationsWithoutContent });

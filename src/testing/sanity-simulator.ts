@@ -70,6 +70,11 @@ export interface SanitySimulatorOptions {
   preamble?: boolean;
   /** Frames written per socket write when a listener is behind (default 200). */
   framesPerWrite?: number;
+  /**
+   * `documents/<id,id,…>` answers 404 when any of them is missing (default false: it answers with
+   * those that exist). Sanity's docs do not say which; sse-sink must read both.
+   */
+  strictDocumentLookups?: boolean;
   /** Told of every injected History fault served, and of every transactions page cut at the cap (the fault harness counts them). */
   onHistoryAnswer?: (answer: HistoryFault | 'page-capped') => void;
 }
@@ -123,6 +128,7 @@ export class SanitySimulator {
       replayWindow: Number.POSITIVE_INFINITY,
       matches: (doc) => !doc._id.startsWith('_.'),
       onHistoryAnswer: () => {},
+      strictDocumentLookups: false,
       keepAliveMs: 1000,
       preamble: false,
       framesPerWrite: 200,
@@ -399,7 +405,9 @@ export class SanitySimulator {
       else doc = this.documents.get(id);
       if (doc) found.push(doc);
     }
-    if (found.length === 0) return json(404, { error: 'Not Found', message: `no such documents: ${ids.join(',')}` });
+    if (found.length === 0 || (this.options.strictDocumentLookups && found.length < ids.length)) {
+      return json(404, { error: 'Not Found', message: `no such documents: ${ids.join(',')}` });
+    }
     return json(200, { documents: found });
   }
 }

@@ -117,7 +117,11 @@ export async function fetchDocumentsAt(http: SanityHttpContext, documentIds: str
   const found = new Map<string, SanityDocument>();
   for (const ids of chunkIds(documentIds)) {
     const text = await fetchText(http, buildDocumentsUrl(http.config, ids, at), 'history documents', [404]);
-    if (text === null) continue;
+    if (text === null) {
+      // Whether one missing document makes the whole answer a 404 is not documented: ask one by one.
+      if (ids.length > 1) for (const id of ids) for (const [key, doc] of await fetchDocumentsAt(http, [id], at)) found.set(key, doc);
+      continue;
+    }
     const body = JSON.parse(text) as unknown;
     // Documented as `{documents: [doc, …]}`; a bare document is accepted too.
     const docs = isRecord(body) && Array.isArray(body.documents) ? body.documents : [body];
