@@ -279,6 +279,22 @@ describe('sse-sink ingest auth0', () => {
     expect(queryRows(db, 'SELECT cursor FROM streams')).toEqual([{ cursor: script.at(-1)!.offset }]);
   });
 
+  it('stores a frame it cannot read once, even when the upstream sends it twice in a row', async () => {
+    const events = fixtureScript();
+    const broken = malformedEntry('user.updated', offsetAt(3));
+    const script = [...events.slice(0, 3), broken, ...fixtureScript(fixtureEvents.slice(3), 4)];
+    const server = await upstream(() => ({
+      status: 200,
+      headers: { 'content-type': 'text/event-stream' },
+      // A proxy or a retrying upstream repeating the frame: same offset, same bytes.
+      steps: [...script.slice(0, 4).map((entry) => entry.step), broken.step, ...script.slice(4).map((entry) => entry.step), ...keepAlive(3000)],
+    }));
+    const db = join(tempDir(), 'sink.db');
+    const result = await runCli(ingestArgs(db, server.url, '--until-idle', '1'), env);
+    expect(result.code).toBe(0);
+    expect(queryRows(db, 'SELECT cursor FROM dead_letters')).toEqual([{ cursor: offsetAt(3) }]);
+  });
+
   it('exits 0 after --max-events, with exactly those events committed', async () => {
     const server = await upstream(serveAfterCursor(fixtureScript(), { tail: keepAlive(3000) }));
     const db = join(tempDir(), 'sink.db');

@@ -181,6 +181,9 @@ async function* readOneConnection(
     });
     for await (const frame of frames) {
       const meaning = interpretAuth0Frame(frame);
+      // The frame at the position we stand at, again (a redelivery): an event is deduped by its id,
+      // but one that cannot be read would be dead-lettered twice.
+      if ((meaning.kind === 'event' || meaning.kind === 'unreadable') && meaning.cursor !== null && meaning.cursor === start.cursor) continue;
       switch (meaning.kind) {
         case 'event':
           moveTo(meaning.cursor);
