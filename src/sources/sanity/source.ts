@@ -328,8 +328,9 @@ export class SanitySource implements Source {
           yield item;
           continue;
         }
-        for (const event of item) state.lastEventId = event.cursor;
-        advanceCompleteThrough(state, item.at(-1)!.occurredAt);
+        const last = item.at(-1)!;
+        state.lastEventId = last.cursor;
+        advanceCompleteThrough(state, last.occurredAt);
         yield* item;
       }
     } catch (error) {
