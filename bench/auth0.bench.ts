@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 import { runIngest } from '../src/ingest/run-ingest.js';
 import { createLogger } from '../src/log.js';
-import { simulatedTenantSource } from '../src/testing/auth0-simulator.js';
+import { simulatedTenantSource } from '../src/testing/auth0-tenant-source.js';
 import { normalizeAuth0Event } from '../src/normalize/auth0.js';
 import { isNormalizeFailure, type NormalizedChange, type ProjectionOp } from '../src/normalize/change.js';
 import type { SinkDatabase } from '../src/store/database.js';

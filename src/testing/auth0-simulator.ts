@@ -1,8 +1,5 @@
 // An Auth0 Events API upstream on the project's SSE test server: scripts of frames with cursors,
 // served from the `from` cursor each request carries (as the real API does). Used by the tests and the demo.
-import { auth0StreamConfig } from '../sources/auth0/requests.js';
-import { createAuth0Source, type Auth0SourceOptions } from '../sources/auth0/source.js';
-import type { Source } from '../sources/source.js';
 import type { RecordedRequest, Reply, ScriptStep } from './sse-server.js';
 
 export interface CloudEvent {
@@ -17,24 +14,6 @@ export interface CloudEvent {
 export interface ScriptEntry {
   offset: string;
   step: ScriptStep;
-}
-
-/**
- * The Auth0 source against a simulated tenant at `url`: every event type, a fixed token, and a stop
- * on an expired cursor; `options` overrides the rest (retry timings, the domain, …).
- */
-export function simulatedTenantSource(
-  url: string,
-  token: string,
-  { domain = 'acme.us.auth0.com', ...options }: Partial<Omit<Auth0SourceOptions, 'config' | 'readToken'>> & { domain?: string } = {},
-): Source {
-  return createAuth0Source({
-    config: auth0StreamConfig(domain, url, []),
-    onExpiredCursor: 'fail',
-    readToken: () => token,
-    tokenSource: 'AUTH0_TOKEN',
-    ...options,
-  });
 }
 
 /** Opaque, base64 like Auth0's, and distinct per position. */

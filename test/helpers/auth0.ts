@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import { eventEntry, offsetAt, type CloudEvent, type ScriptEntry } from '../../src/testing/auth0-simulator.js';
 
 export * from '../../src/testing/auth0-simulator.js';
+export { simulatedTenantSource } from '../../src/testing/auth0-tenant-source.js';
 
 export const fixtureEvents = JSON.parse(
   readFileSync(new URL('../fixtures/auth0/events.json', import.meta.url), 'utf8'),
