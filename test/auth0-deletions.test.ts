@@ -1,5 +1,6 @@
-// What a deleted user, organization or group leaves in the current-state tables: Auth0 sends no
-// removal events for their memberships and roles, so "current members" must not list them.
+// Auth0 current-state tables in a real SQLite file: what a deleted user, organization or group
+// leaves (Auth0 sends no removal events for their memberships and roles, so "current members" must
+// not list them), and the organization connection columns of event catalog 0.7.1.
 import { describe, expect, it } from 'vitest';
 import { normalizeAuth0Event } from '../src/normalize/auth0.js';
 import type { NormalizedChange } from '../src/normalize/change.js';
@@ -50,6 +51,22 @@ function rowCounts(sqlite: ReturnType<typeof openTestStream>['sink']['sqlite']) 
     groupRoles: count('SELECT count(*) AS n FROM group_roles'),
   };
 }
+
+describe('organization connections (event catalog 0.7.1)', () => {
+  it('stores is_enabled and organization_access_level, and an older event\'s absence of them as NULL', () => {
+    const { sink, writer } = openTestStream();
+    const connection = { organization: org('org_acme'), connection: { id: 'con_1' } };
+    writer.commit(batchOf([
+      auth0('organization.connection.added', at(1), { ...connection, is_enabled: true, organization_access_level: 'full' }),
+      auth0('organization.connection.added', at(1), { organization: org('org_acme'), connection: { id: 'con_2' } }),
+    ], 'c1'));
+    writer.commit(batchOf([auth0('organization.connection.updated', at(2), { ...connection, is_enabled: false, organization_access_level: 'readonly' })], 'c2'));
+    expect(sink.sqlite.prepare('SELECT connection_id, is_enabled, organization_access_level FROM organization_connections ORDER BY connection_id').all()).toEqual([
+      { connection_id: 'con_1', is_enabled: 0, organization_access_level: 'readonly' },
+      { connection_id: 'con_2', is_enabled: null, organization_access_level: null },
+    ]);
+  });
+});
 
 describe('deleting an Auth0 entity', () => {
   it('a deleted user is in no organization, role or group any more; the user row stays with deleted_at', () => {
