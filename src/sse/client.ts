@@ -2,12 +2,12 @@
 // Knows nothing about Auth0 or Sanity: the connect hook puts the cursor and a fresh token into each request.
 
 import type { Readable } from 'node:stream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { TextDecoder } from 'node:util';
 import { createParser, type EventSourceParser } from 'eventsource-parser';
 import { getGlobalDispatcher, interceptors, request, type Dispatcher } from 'undici';
 import { ExitCode, SinkError } from '../errors.js';
 import { ConnectionPacer } from './pacer.js';
+import { bodyExcerpt, pause } from './wait.js';
 import type { ConnectContext, ConnectionEvent, ConnectRequest, SseFrame } from './types.js';
 
 export interface SseClientOptions {
@@ -48,7 +48,7 @@ export class SseHttpError extends Error {
   readonly location?: string;
 
   constructor(status: number, body: string, url: string, retryAfterMs?: number, location?: string) {
-    const excerpt = body.replace(/\s+/g, ' ').trim().slice(0, 300);
+    const excerpt = bodyExcerpt(body);
     const redirect = status >= 300 && status < 400 ? ` (redirect to ${location ?? 'no Location'} not followed: ${MAX_REDIRECTIONS} hops at most)` : '';
     super(`${describeUrl(url)} answered HTTP ${status}${redirect}${excerpt ? `: ${excerpt}` : ''}`);
     this.status = status;
@@ -152,17 +152,6 @@ export async function* readSseStream(options: SseClientOptions): AsyncGenerator<
     const { reason, status, error } = outcome;
     config.onConnectionEvent?.({ type: 'retrying', attempt: attempt + 1, delayMs, status, reason, error });
     if (delayMs > 0 && !(await pause(delayMs, signal))) return;
-  }
-}
-
-/** Waits; false when the signal aborted the wait. */
-async function pause(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
-  try {
-    await sleep(ms, undefined, { signal });
-    return true;
-  } catch (error) {
-    if (signal?.aborted) return false;
-    throw error;
   }
 }
 

@@ -1,12 +1,12 @@
 // The Auth0 source: reads `/api/v2/events` from the stored cursor, turns frames into source
 // events, and applies the spec's rules for error frames and refusals (401, 403, 410, 400).
-import { setTimeout as sleep } from 'node:timers/promises';
 import { CursorExpiredError, UpstreamStopError, UsageError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { normalizeAuth0Event } from '../../normalize/auth0.js';
 import { nowTime, timeAt } from '../../normalize/time.js';
 import { readSseStream, SseHttpError, type SseClientOptions } from '../../sse/client.js';
 import { ConnectionPacer } from '../../sse/pacer.js';
+import { bodyExcerpt, pause } from '../../sse/wait.js';
 import type { ConnectionEvent } from '../../sse/types.js';
 import type { ReadContext, Source } from '../source.js';
 import type { SourceEvent } from '../source-event.js';
@@ -294,18 +294,10 @@ function describeBody(body: string, readToken: () => string): string {
   } catch {
     // The token cannot be read now; the body is still shown, bounded below.
   }
-  return text.replace(/\s+/g, ' ').trim().slice(0, 300) || 'no body';
+  return bodyExcerpt(text) || 'no body';
 }
 
 function fullJitter({ first, max }: { first: number; max: number }, attempt: number): number {
   return Math.random() * Math.min(max, first * 2 ** (attempt - 1));
 }
 
-/** Waits, or returns early when the run is stopped: a stop must never wait out a backoff. */
-async function pause(ms: number, signal: AbortSignal): Promise<void> {
-  try {
-    await sleep(ms, undefined, { signal });
-  } catch (error) {
-    if (!signal.aborted) throw error;
-  }
-}

@@ -3,6 +3,7 @@
 // at once. Transient failures (network, 5xx, 429 with Retry-After, an error line) are retried.
 import { request } from 'undici';
 import { parseRetryAfterMs } from '../../sse/client.js';
+import { bodyExcerpt, pause } from '../../sse/wait.js';
 import { canonicalTime } from '../../normalize/time.js';
 import type { SanityDocument } from '../../normalize/sanity.js';
 import {
@@ -21,7 +22,7 @@ export class HistoryAccessError extends Error {
     readonly endpoint: string,
     body: string,
   ) {
-    super(`Sanity refused the ${endpoint} request (HTTP ${status}${body ? `: ${excerpt(body)}` : ''})`);
+    super(`Sanity refused the ${endpoint} request (HTTP ${status}${body ? `: ${bodyExcerpt(body)}` : ''})`);
     this.name = 'HistoryAccessError';
   }
 }
@@ -157,7 +158,7 @@ async function fetchNdjson(http: SanityHttpContext, url: string): Promise<string
     const text = await fetchOnce(http, url, 'history transactions', []);
     const lines = text!.split('\n').filter((line) => line.trim() !== '');
     const failed = lines.find(isErrorLine);
-    if (failed) return { retry: `the answer holds an error line: ${excerpt(failed)}` };
+    if (failed) return { retry: `the answer holds an error line: ${bodyExcerpt(failed)}` };
     return { value: lines };
   });
 }
@@ -196,7 +197,7 @@ async function fetchOnce(http: SanityHttpContext, url: string, endpoint: string,
   if (status >= 200 && status < 300) return text;
   if (nullOn.includes(status)) return null;
   if (status === 401 || status === 403 || status === 404) throw new HistoryAccessError(status, endpoint, text);
-  const message = `Sanity ${endpoint} request failed with HTTP ${status}${text ? `: ${excerpt(text)}` : ''}`;
+  const message = `Sanity ${endpoint} request failed with HTTP ${status}${text ? `: ${bodyExcerpt(text)}` : ''}`;
   if (status === 408 || status === 429 || status >= 500) throw new TransientFailure(message, Math.min(RETRY_AFTER_CAP_MS, retryAfterMs ?? 0));
   throw new Error(message);
 }
@@ -222,8 +223,8 @@ async function withRetries<T>(
       waitMs = error.waitMs;
     }
     if (tried >= attempts) throw new HistoryUnavailableError(`Sanity ${endpoint}: ${why} (after ${attempts} attempts)`);
-    await delay(Math.max(waitMs, firstDelayMs * 2 ** (tried - 1)), http.signal);
-    if (http.signal.aborted) throw new HistoryUnavailableError(`Sanity ${endpoint}: stopped while waiting to retry`);
+    const waited = await pause(Math.max(waitMs, firstDelayMs * 2 ** (tried - 1)), http.signal);
+    if (!waited) throw new HistoryUnavailableError(`Sanity ${endpoint}: stopped while waiting to retry`);
   }
 }
 
@@ -234,22 +235,6 @@ function isErrorLine(line: string): boolean {
   } catch {
     return false;
   }
-}
-
-function excerpt(text: string): string {
-  return text.replace(/\s+/g, ' ').trim().slice(0, 300);
-}
-
-function delay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
