@@ -44,12 +44,21 @@ const PAGE_SIZE = 16_384;
 function migrateWithForeignKeysOff(sqlite: Database.Database, db: BetterSQLite3Database<typeof schema>): void {
   sqlite.pragma('foreign_keys = OFF');
   try {
+    const applied = appliedMigrations(sqlite);
     migrate(db, { migrationsFolder });
+    // The check reads every row that points elsewhere: only after migrations that ran, not at every open.
+    if (appliedMigrations(sqlite) === applied) return;
     const broken = sqlite.pragma('foreign_key_check') as { table: string }[];
     if (broken.length > 0) throw new Error(`migrating left ${broken.length} rows pointing at nothing (first in ${broken[0].table})`);
   } finally {
     sqlite.pragma('foreign_keys = ON');
   }
+}
+
+/** How many migrations drizzle has recorded as applied (0 in a new file). */
+function appliedMigrations(sqlite: Database.Database): number {
+  const table = sqlite.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '__drizzle_migrations'").get();
+  return table ? (sqlite.prepare('SELECT count(*) AS n FROM __drizzle_migrations').get() as { n: number }).n : 0;
 }
 
 /** Opens (creating with mode 0600 if needed) and migrates the database for writing. */
