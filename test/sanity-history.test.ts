@@ -206,6 +206,19 @@ describe('Sanity catch-up from the History API (strict contract)', () => {
     expect(readRows(w.db, 'SELECT count(*) AS n FROM dead_letters')).toEqual([{ n: 0 }]);
   });
 
+  it('stores a History line that is not JSON as a dead letter, and still reads the rest of the range', async () => {
+    const w = await world();
+    const script = randomScript({ seed: 52, transactions: 80, documents: 10, start: '2026-03-01T09:00:00.000000Z' });
+    w.sim.publish(...script);
+    w.sim.injectHistoryFaults('garbage-line');
+    await ingest(w, { since: SINCE });
+    expect(readSanityTables(w.db, STREAM).mutations).toEqual(expectedMutations(w.sim.changes, options));
+    expect(readRows(w.db, 'SELECT event_type, raw, reason FROM dead_letters')).toEqual([
+      { event_type: 'history', raw: '{"id": "cut-off', reason: expect.stringMatching(/^history line is not JSON/) },
+    ]);
+    expect(readRows(w.db, 'SELECT reason, status FROM gaps')).toEqual([{ reason: 'since', status: 'repaired' }]);
+  });
+
   it('a catch-up History keeps failing stops with exit 1 and an open gap; the next start catches up and marks it repaired', async () => {
     const w = await world();
     const script = randomScript({ seed: 61, transactions: 150, documents: 15, start: '2026-03-01T09:00:00.000000Z' });

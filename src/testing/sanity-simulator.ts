@@ -214,7 +214,7 @@ export class SanitySimulator {
       const transactions = /^\/transactions(?:\/([^/]+))?$/.exec(rest);
       if (transactions) {
         const ids = transactions[1] === undefined ? undefined : transactions[1].split(',').map(decodeURIComponent);
-        return this.history(ids, req.query, fault === 'error-line');
+        return this.history(ids, req.query, fault);
       }
       const documents = /^\/documents\/([^/]+)$/.exec(rest);
       if (documents) return this.documentsAt(documents[1].split(',').map(decodeURIComponent), req.query);
@@ -358,7 +358,7 @@ export class SanitySimulator {
    * `transactions[/<ids>]`: NDJSON, oldest first, at most `historyPageCap` lines whatever `limit`
    * asks. `fromTransaction` is included in the answer, as Sanity's is (the Studio drops it).
    */
-  private history(documentIds: string[] | undefined, query: URLSearchParams, withErrorLine: boolean): Reply {
+  private history(documentIds: string[] | undefined, query: URLSearchParams, fault: HistoryFault | undefined): Reply {
     if (query.get('excludeContent') !== 'true' && !this.options.contentHistory) {
       return json(403, { error: { description: 'Content history is not available on this plan; use excludeContent=true', type: 'forbidden' } });
     }
@@ -389,7 +389,9 @@ export class SanitySimulator {
     }
     if (lines.length === limit && limit < Number(query.get('limit') ?? Number.POSITIVE_INFINITY)) this.options.onHistoryAnswer('page-capped');
     // An error part-way through the answer: what came before it is there, the rest is not.
-    if (withErrorLine) lines.splice(Math.floor(lines.length / 2), lines.length, JSON.stringify({ error: { description: 'simulated translog failure', type: 'internalError' } }));
+    if (fault === 'error-line') lines.splice(Math.floor(lines.length / 2), lines.length, JSON.stringify({ error: { description: 'simulated translog failure', type: 'internalError' } }));
+    // A line that is not JSON at all, among real ones.
+    if (fault === 'garbage-line') lines.splice(Math.floor(lines.length / 2), 0, '{"id": "cut-off');
     return { status: 200, headers: { 'content-type': 'application/x-ndjson' }, body: lines.map((l) => `${l}\n`).join('') };
   }
 
@@ -413,7 +415,7 @@ export class SanitySimulator {
 }
 
 /** One History answer: a fault, or `ok` for a normal answer between faults. */
-export type HistoryFault = 'ok' | 'http-500' | 'http-429' | 'error-line';
+export type HistoryFault = 'ok' | 'http-500' | 'http-429' | 'error-line' | 'garbage-line';
 
 /** The document a mutation targets, when it names one. */
 function targetOf(mutation: SimulatedMutation): string | undefined {

@@ -94,8 +94,8 @@ export async function* readTransactionPages(http: SanityHttpContext, scope: Tran
       const lines = await fetchNdjson(http, buildTransactionsUrl(http.config, ids, { ...range, limit, excludeContent: true }));
       const page: TransactionPage = { transactions: [], unreadable: [] };
       for (const line of lines) {
-        const parsed = parseHistoryTransaction(line);
-        if ('error' in parsed) page.unreadable.push({ raw: line, reason: parsed.error });
+        const parsed = readHistoryTransaction(line);
+        if ('error' in parsed) page.unreadable.push({ raw: line.raw, reason: parsed.error });
         else if (!seen.has(parsed.id)) page.transactions.push(parsed);
       }
       for (const transaction of page.transactions) seen.add(transaction.id);
@@ -131,14 +131,13 @@ export async function fetchDocumentsAt(http: SanityHttpContext, documentIds: str
   return found;
 }
 
-/** Parses one NDJSON line of the transactions endpoint, or says why it is not a transaction. */
-export function parseHistoryTransaction(line: string): HistoryTransaction | { error: string } {
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch (error) {
-    return { error: `history line is not JSON: ${(error as Error).message}` };
-  }
+/** One NDJSON line, parsed once: its JSON value, or why it is not JSON. */
+type NdjsonLine = { raw: string; value: unknown } | { raw: string; error: string };
+
+/** Reads one line of the transactions endpoint as a transaction, or says why it is not one. */
+function readHistoryTransaction(line: NdjsonLine): HistoryTransaction | { error: string } {
+  if ('error' in line) return { error: line.error };
+  const { value } = line;
   if (!isRecord(value) || typeof value.id !== 'string') return { error: 'history line has no transaction id' };
   const timestamp = canonicalTime(value.timestamp);
   if (timestamp === null) return { error: `transaction ${value.id} has no RFC-3339 timestamp` };
@@ -153,14 +152,22 @@ export function parseHistoryTransaction(line: string): HistoryTransaction | { er
 }
 
 /** The lines of an NDJSON answer; an `{"error": …}` line makes the whole answer a failed attempt. */
-async function fetchNdjson(http: SanityHttpContext, url: string): Promise<string[]> {
-  return withRetries<string[]>(http, 'history transactions', async () => {
+async function fetchNdjson(http: SanityHttpContext, url: string): Promise<NdjsonLine[]> {
+  return withRetries<NdjsonLine[]>(http, 'history transactions', async () => {
     const text = await fetchOnce(http, url, 'history transactions', []);
-    const lines = text!.split('\n').filter((line) => line.trim() !== '');
-    const failed = lines.find(isErrorLine);
-    if (failed) return { retry: `the answer holds an error line: ${bodyExcerpt(failed)}` };
+    const lines = text!.split('\n').filter((line) => line.trim() !== '').map(parseLine);
+    const failed = lines.find((line) => 'value' in line && isRecord(line.value) && 'error' in line.value);
+    if (failed) return { retry: `the answer holds an error line: ${bodyExcerpt(failed.raw)}` };
     return { value: lines };
   });
+}
+
+function parseLine(raw: string): NdjsonLine {
+  try {
+    return { raw, value: JSON.parse(raw) as unknown };
+  } catch (error) {
+    return { raw, error: `history line is not JSON: ${(error as Error).message}` };
+  }
 }
 
 async function fetchText(http: SanityHttpContext, url: string, endpoint: string, nullOn: number[]): Promise<string | null> {
@@ -225,15 +232,6 @@ async function withRetries<T>(
     if (tried >= attempts) throw new HistoryUnavailableError(`Sanity ${endpoint}: ${why} (after ${attempts} attempts)`);
     const waited = await pause(Math.max(waitMs, firstDelayMs * 2 ** (tried - 1)), http.signal);
     if (!waited) throw new HistoryUnavailableError(`Sanity ${endpoint}: stopped while waiting to retry`);
-  }
-}
-
-function isErrorLine(line: string): boolean {
-  try {
-    const value = JSON.parse(line) as unknown;
-    return isRecord(value) && 'error' in value;
-  } catch {
-    return false;
   }
 }
 
