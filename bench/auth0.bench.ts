@@ -5,14 +5,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
-import { runIngest } from '../src/ingest/run-ingest.js';
-import { createLogger } from '../src/log.js';
-import { simulatedTenantSource } from '../src/testing/auth0-tenant-source.js';
-import { normalizeAuth0Event } from '../src/normalize/auth0.js';
-import { isNormalizeFailure, type NormalizedChange, type ProjectionOp } from '../src/normalize/change.js';
+import { runIngestOnFile } from '../harness/ingest-on-file.js';
+import { createLogger } from '../src/common/log.js';
+import { simulatedTenantSource } from '../src/demo/auth0-source.js';
+import { normalizeAuth0Event } from '../src/sources/auth0/normalize.js';
+import { isNormalizeFailure, type NormalizedChange, type ProjectionOp } from '../src/core/change.js';
 import type { SinkDatabase } from '../src/store/database.js';
 import { registerStream } from '../src/store/streams.js';
-import { encodeFrame, type ScriptFrame, type ScriptStep } from '../src/testing/sse-server.js';
+import { encodeFrame, type ScriptFrame, type ScriptStep } from '../src/simulators/sse-server.js';
 import { bestInTurns, bestOf, freshDatabase, peakRssDuring, RssCheckpoints, SQLITE_DEFAULT_PAGE_BYTES } from './measure.js';
 import type { ScenarioResult, Throughput } from './result.js';
 import { startStreamServer } from './stream-server.js';
@@ -158,9 +158,9 @@ async function ingestOnce(dir: string, url: string, events: number, durable: boo
   let inserted = 0;
   let payloadBytes = 0;
   const started = performance.now();
-  const summary = await runIngest({
+  const summary = await runIngestOnFile({
     dbPath: join(dir, `ingest-${process.hrtime.bigint()}.db`),
-    durable,
+    storeOptions: { durable },
     stream: 'bench',
     source: simulatedTenantSource(url, 'bench-token'),
     maxEvents: events,

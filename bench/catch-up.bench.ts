@@ -4,12 +4,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sqliteStoreView } from '../src/cli/ingest-sanity.js';
-import { runIngest } from '../src/ingest/run-ingest.js';
-import { createLogger } from '../src/log.js';
+import { runIngestOnFile } from '../harness/ingest-on-file.js';
+import { createLogger } from '../src/common/log.js';
 import { SanitySource } from '../src/sources/sanity/source.js';
-import { simulatedDatasetConfig } from '../src/testing/sanity-dataset-config.js';
-import { randomScript, SanitySimulator, startSanitySimulator } from '../src/testing/sanity-simulator.js';
+import { simulatedDatasetConfig } from '../src/demo/sanity-config.js';
+import { randomScript, SanitySimulator, startSanitySimulator } from '../src/simulators/sanity-simulator.js';
 
 const TRANSACTIONS = 5_000;
 
@@ -54,13 +53,12 @@ async function ingestOnce(script: ReturnType<typeof randomScript>, how: 'history
       config: simulatedDatasetConfig(server.url, { projectId: 'bench', query: '*[_type in ["post", "author", "page"]]' }),
       resume: 'enable-resume',
       token: () => undefined,
-      store: sqliteStoreView(db, 'bench'),
       onHistoryRequest: () => requests++,
     });
     const started = performance.now();
     // Live: a stream without --since starts at the first welcome, with nothing to catch up.
     const since = how === 'history' ? '2026-03-01T00:00:00Z' : null;
-    const run = runIngest({ dbPath: db, stream: 'bench', source, since, untilIdleMs: 300, log: createLogger({ level: 'error', format: 'json', write: () => {} }) });
+    const run = runIngestOnFile({ dbPath: db, stream: 'bench', source, since, untilIdleMs: 300, log: createLogger({ level: 'error', format: 'json', write: () => {} }) });
     if (how === 'live') {
       while (sim.listens.length === 0) await new Promise((resolve) => setTimeout(resolve, 1));
       sim.publish(...script);

@@ -1,7 +1,6 @@
 // `npm run faults`: the fault harness's long mode (100 SIGKILLs per source and twenty of every other
 // fault), or `-- --short`; `-- --seed N` replays a run. Prints one line per fault kind; exit 1 on any loss.
-import { fileURLToPath } from 'node:url';
-import { formatTallies, longFaultRun, runFaultHarness, shortFaultRun } from '../src/testing/fault-harness.js';
+import { formatTallies, longFaultRun, runFaultHarness, shortFaultRun } from '../harness/fault-harness.js';
 
 const argv = process.argv.slice(2);
 const flag = (name: string) => {
@@ -9,8 +8,7 @@ const flag = (name: string) => {
   return at === -1 ? undefined : argv[at + 1];
 };
 const seed = Number(flag('--seed') ?? Date.now() % 1_000_000);
-const cliPath = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-const options = argv.includes('--short') ? shortFaultRun(cliPath, seed) : longFaultRun(cliPath, seed);
+const options = argv.includes('--short') ? shortFaultRun(seed) : longFaultRun(seed);
 if (flag('--kills') !== undefined) options.kills = Number(flag('--kills'));
 if (flag('--faults') !== undefined) options.faultsPerKind = Number(flag('--faults'));
 

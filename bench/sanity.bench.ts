@@ -5,13 +5,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runIngest } from '../src/ingest/run-ingest.js';
-import { createLogger } from '../src/log.js';
+import { runIngestOnFile } from '../harness/ingest-on-file.js';
+import { createLogger } from '../src/common/log.js';
 import { SanitySource } from '../src/sources/sanity/source.js';
 import type { SinkDatabase } from '../src/store/database.js';
 import { registerStream } from '../src/store/streams.js';
-import { simulatedDatasetConfig } from '../src/testing/sanity-dataset-config.js';
-import type { ScriptStep } from '../src/testing/sse-server.js';
+import { simulatedDatasetConfig } from '../src/demo/sanity-config.js';
+import type { ScriptStep } from '../src/simulators/sse-server.js';
 import { bestInTurns, freshDatabase, peakRssDuring, RssCheckpoints, SQLITE_DEFAULT_PAGE_BYTES } from './measure.js';
 import type { ScenarioResult } from './result.js';
 import { startStreamServer } from './stream-server.js';
@@ -165,7 +165,7 @@ export async function ingestSanity(): Promise<SanityIngest> {
   try {
     const { result: seconds, peakRssMb } = await peakRssDuring(async () => {
       const started = performance.now();
-      const summary = await runIngest({
+      const summary = await runIngestOnFile({
         dbPath: join(dir, 'ingest.db'),
         stream: 'bench',
         source: new SanitySource({

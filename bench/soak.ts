@@ -5,14 +5,13 @@ import { createServer } from 'node:net';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
-import { randomAuth0Script, serveAuth0Script } from '../src/testing/auth0-script.js';
-import { collect, spawnCli } from '../src/testing/cli-process.js';
-import { FaultyUpstream, type FaultKind, type Injection } from '../src/testing/fault-harness.js';
-import { randomScript, SanitySimulator, seededRandom } from '../src/testing/sanity-simulator.js';
-import { startSseTestServer } from '../src/testing/sse-server.js';
+import { randomAuth0Script, serveAuth0Script } from '../harness/auth0-script.js';
+import { collect, spawnCli } from '../harness/cli-process.js';
+import { FaultyUpstream, type FaultKind, type Injection } from '../harness/fault-harness.js';
+import { randomScript, SanitySimulator, seededRandom } from '../src/simulators/sanity-simulator.js';
+import { startSseTestServer } from '../src/simulators/sse-server.js';
 
 const argv = process.argv.slice(2);
 const flag = (name: string) => {
@@ -23,7 +22,6 @@ const minutes = Number(flag('--minutes') ?? 10);
 const seed = Number(flag('--seed') ?? 7);
 const faultEveryMs = Number(flag('--fault-every') ?? 5) * 1000;
 const PER_SOURCE_PER_SECOND = 100;
-const cliPath = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 
 const random = seededRandom(seed);
 const total = PER_SOURCE_PER_SECOND * 60 * minutes + 1000;
@@ -58,9 +56,9 @@ writeFileSync(config, JSON.stringify({
   },
 }));
 const port = await freePort();
-const child = spawnCli(cliPath, ['ingest', '--all', '--config', config, '--db', db, '--metrics-port', String(port), '--metrics-host', '127.0.0.1'],
+const child = spawnCli(['ingest', '--all', '--config', config, '--db', db, '--metrics-port', String(port), '--metrics-host', '127.0.0.1'],
   { PATH: process.env.PATH, HOME: process.env.HOME, SOAK_AUTH0_TOKEN: 'tok-soak', SOAK_SANITY_TOKEN: 'sk-soak' });
-const exited = collect(child);
+const exited = collect(child, { tailOnly: true });
 let exitedEarly = false;
 void exited.then(() => (exitedEarly = true));
 
@@ -124,7 +122,7 @@ await Promise.all([auth0Server.close(), (sim.close(), sanityServer.close())]);
 
 let failed = false;
 if (diedEarly) {
-  console.log(`FAIL the ingester exited by itself (code ${result.code}): ${result.stderrTail.trim().split('\n').slice(-3).join(' | ')}`);
+  console.log(`FAIL the ingester exited by itself (code ${result.code}): ${result.stderr.trim().split('\n').slice(-3).join(' | ')}`);
   failed = true;
 } else if (result.code !== 0) {
   console.log(`FAIL SIGTERM should end the ingester with exit 0, not ${result.code ?? result.signal}`);

@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { createParser } from 'eventsource-parser';
 import { readSseStream } from '../src/sse/client.js';
-import { encodeFrame, startSseTestServer, type ScriptStep } from '../src/testing/sse-server.js';
+import { encodeFrame, startSseTestServer, type ScriptStep } from '../src/simulators/sse-server.js';
 import { bestOf, peakRssDuring } from './measure.js';
 import type { BenchResult } from './result.js';
 

@@ -1,6 +1,6 @@
 // The child process of bench/stream-server.ts: the SSE test server, playing a generated stream.
 // A module of its own so that the scenario modules, which import stream-server.ts, load once.
-import { startSseTestServer, type ScriptStep } from '../src/testing/sse-server.js';
+import { startSseTestServer, type ScriptStep } from '../src/simulators/sse-server.js';
 import { streamSteps } from './auth0.bench.js';
 import { listenSteps } from './sanity.bench.js';
 

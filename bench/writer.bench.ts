@@ -4,8 +4,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { NormalizedChange } from '../src/normalize/change.js';
-import { BatchWriter, emptyBatch } from '../src/store/batch-writer.js';
+import type { NormalizedChange } from '../src/core/change.js';
+import { BatchWriter } from '../src/store/batch-writer.js';
+import { emptyBatch } from '../src/core/batch.js';
 import type { SinkDatabase } from '../src/store/database.js';
 import { acquireLease } from '../src/store/lease.js';
 import { registerStream } from '../src/store/streams.js';

@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // Seeded, so that a failing run can be replayed with AUTH0_CRASH_SEED.
-import { seededRandom } from '../src/testing/sanity-simulator.js';
-import { startSseTestServer, type SseTestServer } from '../src/testing/sse-server.js';
-import { randomAuth0Script, type Auth0Script } from '../src/testing/auth0-script.js';
+import { seededRandom } from '../src/simulators/sanity-simulator.js';
+import { startSseTestServer, type SseTestServer } from '../src/simulators/sse-server.js';
+import { randomAuth0Script, type Auth0Script } from '../harness/auth0-script.js';
 import { keepAlive, offsetAt, serveAfterCursor, waitFor } from './helpers/auth0.js';
 import { collect, runCli, spawnCli, tempDir } from './helpers/cli.js';
 

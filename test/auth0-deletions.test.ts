@@ -2,8 +2,8 @@
 // leaves (Auth0 sends no removal events for their memberships and roles, so "current members" must
 // not list them), and the organization connection columns of event catalog 0.7.1.
 import { describe, expect, it } from 'vitest';
-import { normalizeAuth0Event } from '../src/normalize/auth0.js';
-import type { NormalizedChange } from '../src/normalize/change.js';
+import { normalizeAuth0Event } from '../src/sources/auth0/normalize.js';
+import type { NormalizedChange } from '../src/core/change.js';
 import { batchOf, openTestStream } from './helpers/store.js';
 
 let sequence = 0;

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startSseTestServer } from '../src/testing/sse-server.js';
+import { startSseTestServer } from '../src/simulators/sse-server.js';
 import {
   errorFrame,
   eventEntry,

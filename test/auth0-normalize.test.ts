@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { isNormalizeFailure, type NormalizedChange, type NormalizeResult } from '../src/normalize/change.js';
-import { AUTH0_EVENT_TYPES, normalizeAuth0Event } from '../src/normalize/auth0.js';
+import { isNormalizeFailure, type NormalizedChange, type NormalizeResult } from '../src/core/change.js';
+import { AUTH0_EVENT_TYPES, normalizeAuth0Event } from '../src/sources/auth0/normalize.js';
 
 type CloudEvent = { id: string; type: string; [key: string]: unknown };
 const fixture = JSON.parse(readFileSync(new URL('./fixtures/auth0/events.json', import.meta.url), 'utf8')) as CloudEvent[];

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSseTestServer, type SseTestServer } from '../src/testing/sse-server.js';
+import { startSseTestServer, type SseTestServer } from '../src/simulators/sse-server.js';
 import { fixtureScript, heartbeatEntry, keepAlive, malformedEntry, offsetAt, serveAfterCursor } from './helpers/auth0.js';
 import { runCli, tempDir } from './helpers/cli.js';
 

@@ -3,10 +3,10 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runIngest } from '../src/ingest/run-ingest.js';
-import { createLogger } from '../src/log.js';
-import type { ConnectionEvent } from '../src/sse/types.js';
-import { startSseTestServer, type RecordedRequest, type Reply } from '../src/testing/sse-server.js';
+import { runIngestOnFile } from '../harness/ingest-on-file.js';
+import { createLogger } from '../src/common/log.js';
+import type { ConnectionEvent } from '../src/core/connection-event.js';
+import { startSseTestServer, type RecordedRequest, type Reply } from '../src/simulators/sse-server.js';
 import { errorFrame, fixtureScript, keepAlive, offsetAt, queryRows, serveAfterCursor, simulatedTenantSource } from './helpers/auth0.js';
 import { runCli, tempDir } from './helpers/cli.js';
 
@@ -87,7 +87,7 @@ describe('Auth0 upstream refusals', () => {
       index < 2 ? { status: 403, body: '{"message":"Too many concurrent connections for this tenant"}' } : serveAll(request));
     const lines: string[] = [];
     const events: ConnectionEvent[] = [];
-    const summary = await runIngest({
+    const summary = await runIngestOnFile({
       dbPath: join(tempDir(), 'sink.db'),
       stream: 'acme',
       source: simulatedTenantSource(server.url, 'tok-403c', { concurrencyRetryMs: { first: 50, max: 100 } }),

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { LeaseLostError } from '../src/errors.js';
-import type { NormalizedChange } from '../src/normalize/change.js';
-import { emptyBatch } from '../src/store/batch-writer.js';
+import { LeaseLostError } from '../src/common/errors.js';
+import type { NormalizedChange } from '../src/core/change.js';
+import { emptyBatch } from '../src/core/batch.js';
 import { batchOf, openTestStream, userChange } from './helpers/store.js';
 
 const T1 = '2026-01-01T00:00:01.000000Z';

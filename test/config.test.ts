@@ -2,8 +2,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/cli/ingest-commands.js';
-import { SanitySimulator, startSanitySimulator } from '../src/testing/sanity-simulator.js';
-import { startSseTestServer, type SseTestServer } from '../src/testing/sse-server.js';
+import { SanitySimulator, startSanitySimulator } from '../src/simulators/sanity-simulator.js';
+import { startSseTestServer, type SseTestServer } from '../src/simulators/sse-server.js';
 import { runCli, tempDir } from './helpers/cli.js';
 import { fixtureScript, keepAlive, queryRows, serveAfterCursor } from './helpers/auth0.js';
 

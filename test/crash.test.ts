@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
+import { builtHarnessPath } from '../harness/cli-process.js';
 import { tempDir } from './helpers/cli.js';
 
-const child = fileURLToPath(new URL('../dist/src/testing/writer-crash-child.js', import.meta.url));
+const child = builtHarnessPath('writer-crash-child');
 const TOTAL = 30_000;
 
 function runChild(db: string, killAfterMs?: number): Promise<NodeJS.Signals | null> {

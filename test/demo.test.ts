@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { demoTenantEvents } from '../src/testing/demo-tenant.js';
+import { demoTenantEvents } from '../src/simulators/demo-tenant.js';
 import { runCli, tempDir } from './helpers/cli.js';
 import { queryRows } from './helpers/auth0.js';
 

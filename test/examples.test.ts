@@ -3,8 +3,8 @@ import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ExitCode } from '../src/errors.js';
-import { SERVICE_NODE_FLAGS } from '../src/testing/cli-process.js';
+import { ExitCode } from '../src/common/errors.js';
+import { SERVICE_NODE_FLAGS } from '../harness/cli-process.js';
 import { tempDir } from './helpers/cli.js';
 
 const unitPath = fileURLToPath(new URL('../examples/sse-sink@.service', import.meta.url));

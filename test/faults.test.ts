@@ -1,14 +1,13 @@
 // The fault harness's short mode: the real CLI, both sources in one process, a handful of every
 // fault at seeded moments; the database must end exactly as the scripts say. FAULTS_SEED replays a run.
 import { describe, expect, it } from 'vitest';
-import { FAULT_KINDS, formatTallies, runFaultHarness, shortFaultRun } from '../src/testing/fault-harness.js';
-import { cliPath } from './helpers/cli.js';
+import { FAULT_KINDS, formatTallies, runFaultHarness, shortFaultRun } from '../harness/fault-harness.js';
 
 const SEED = Number(process.env.FAULTS_SEED ?? 20261123);
 
 describe(`sse-sink ingest --all under injected faults (seed ${SEED})`, () => {
   it('survives every fault kind and ends with every row stored exactly once', async () => {
-    const result = await runFaultHarness(shortFaultRun(cliPath, SEED));
+    const result = await runFaultHarness(shortFaultRun(SEED));
     const report = [...formatTallies(result.tallies), ...result.problems].join('\n');
     expect(result.problems, report).toEqual([]);
     expect(result.tallies.map((t) => t.kind)).toEqual([...FAULT_KINDS]);

@@ -5,19 +5,19 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CursorExpiredError, UpstreamStopError, UsageError } from '../src/errors.js';
-import { runIngest } from '../src/ingest/run-ingest.js';
-import { createLogger } from '../src/log.js';
-import type { NormalizeResult } from '../src/normalize/change.js';
-import { normalizeAuth0Event } from '../src/normalize/auth0.js';
-import { memberTexts } from '../src/normalize/json-members.js';
-import { normalizeSanityMutation } from '../src/normalize/sanity.js';
-import { canonicalTime } from '../src/normalize/time.js';
+import { CursorExpiredError, UpstreamStopError, UsageError } from '../src/common/errors.js';
+import { runIngestOnFile } from '../harness/ingest-on-file.js';
+import { createLogger } from '../src/common/log.js';
+import type { NormalizeResult } from '../src/core/change.js';
+import { normalizeAuth0Event } from '../src/sources/auth0/normalize.js';
+import { memberTexts } from '../src/sources/sanity/json-members.js';
+import { normalizeSanityMutation } from '../src/sources/sanity/normalize.js';
+import { canonicalTime } from '../src/common/time.js';
 import { SanitySource } from '../src/sources/sanity/source.js';
-import type { Source } from '../src/sources/source.js';
-import { openDatabase, type SinkDatabase } from '../src/store/database.js';
-import { simulatedDatasetConfig } from '../src/testing/sanity-dataset-config.js';
-import { startSseTestServer, type ScriptStep, type SseTestServer } from '../src/testing/sse-server.js';
+import type { Source } from '../src/core/source.js';
+import { openSqliteStore, type SqliteStore } from '../src/store/sqlite-store.js';
+import { simulatedDatasetConfig } from '../src/demo/sanity-config.js';
+import { startSseTestServer, type ScriptStep, type SseTestServer } from '../src/simulators/sse-server.js';
 import { fixtureEvents, simulatedTenantSource } from './helpers/auth0.js';
 import { tempDir } from './helpers/cli.js';
 
@@ -542,13 +542,13 @@ interface Route {
 }
 
 let server: SseTestServer;
-let sink: SinkDatabase;
+let store: SqliteStore;
 const routes = new Map<string, Route>();
 let runCount = 0;
 const silent = createLogger({ write: () => {} });
 
 beforeAll(async () => {
-  sink = openDatabase({ path: join(tempDir('sse-sink-fuzz-'), 'sink.db') });
+  store = openSqliteStore({ path: join(tempDir('sse-sink-fuzz-'), 'sink.db') });
   server = await startSseTestServer((req) => {
     const route = routes.get(req.path.split('/')[1]);
     if (!route) return { status: 404, body: `no route for ${req.path}` };
@@ -564,7 +564,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.close();
-  sink?.close();
+  await store?.close();
   expect(server.errors).toEqual([]);
 });
 
@@ -590,9 +590,9 @@ async function ingest(plan: Plan, makeSource: (baseUrl: string) => Source) {
   let failure: unknown;
   let summary;
   try {
-    summary = await runIngest({
+    summary = await runIngestOnFile({
       dbPath: '',
-      sink,
+      store,
       stream: name,
       source: makeSource(`${server.url}/${name}`),
       batchSize: plan.batchSize,
@@ -608,7 +608,7 @@ async function ingest(plan: Plan, makeSource: (baseUrl: string) => Source) {
   } finally {
     routes.delete(name);
   }
-  const { sqlite } = sink;
+  const { sqlite } = store.sink;
   return {
     failure,
     summary,

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readSseStream } from '../src/sse/client.js';
 import type { SseFrame } from '../src/sse/types.js';
-import { startSseTestServer, type ScriptStep, type SseTestServer } from '../src/testing/sse-server.js';
+import { startSseTestServer, type ScriptStep, type SseTestServer } from '../src/simulators/sse-server.js';
 
 // Fixed so that a run is reproducible; FUZZ_SEED / FUZZ_RUNS explore further (fast-check prints
 // the seed and the shrunk counterexample of a failure).

@@ -3,15 +3,16 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { UpstreamStopError } from '../src/errors.js';
-import { runIngest, type IngestOptions } from '../src/ingest/run-ingest.js';
-import { createLogger } from '../src/log.js';
-import type { NormalizeResult } from '../src/normalize/change.js';
-import type { ReadContext, Source } from '../src/sources/source.js';
-import type { SourceEvent } from '../src/sources/source-event.js';
-import type { ConnectionEvent } from '../src/sse/types.js';
-import { openDatabase } from '../src/store/database.js';
-import { cliPath, tempDir } from './helpers/cli.js';
+import { UpstreamStopError } from '../src/common/errors.js';
+import { runIngestOnFile, type FileIngestOptions } from '../harness/ingest-on-file.js';
+import { createLogger } from '../src/common/log.js';
+import type { NormalizeResult } from '../src/core/change.js';
+import type { ReadContext, Source } from '../src/core/source.js';
+import type { SourceEvent } from '../src/core/source-event.js';
+import type { ConnectionEvent } from '../src/core/connection-event.js';
+import { openSqliteStore } from '../src/store/sqlite-store.js';
+import { builtHarnessPath } from '../harness/cli-process.js';
+import { tempDir } from './helpers/cli.js';
 import { userChange } from './helpers/store.js';
 
 const silent = createLogger({ write: () => {} });
@@ -47,7 +48,7 @@ function scriptedSource(script: ScriptStep[], idleForever = true): Source {
   };
 }
 
-function options(source: Source, extra: Partial<IngestOptions> = {}): IngestOptions & { dbPath: string } {
+function options(source: Source, extra: Partial<FileIngestOptions> = {}): FileIngestOptions {
   return { dbPath: join(tempDir(), 'sink.db'), stream: 's', source, log: silent, ...extra };
 }
 
@@ -69,7 +70,7 @@ describe('ingest runner', () => {
       batchSize: 500,
       onCommit: (result) => sizes.push(result.inserted),
     });
-    const summary = await runIngest(opts);
+    const summary = await runIngestOnFile(opts);
     expect(summary).toMatchObject({ stopReason: 'upstream-ended', received: 1200, inserted: 1200 });
     expect(sizes).toEqual([500, 500, 200]);
     expect(readDb(opts.dbPath)).toMatchObject({ events: 1200, stream: { cursor: 'c1199', state: 'stopped', lease_owner: null } });
@@ -77,7 +78,7 @@ describe('ingest runner', () => {
 
   it('commits a batch once it is old enough, without waiting for it to fill', async () => {
     const opts = options(scriptedSource([event(1), { pause: 400 }, event(2)]), { batchAgeMs: 50, maxEvents: 2 });
-    const run = runIngest(opts);
+    const run = runIngestOnFile(opts);
     await sleep(300);
     expect(readDb(opts.dbPath)).toMatchObject({ events: 1, stream: { cursor: 'c1' } });
     await run;
@@ -91,7 +92,7 @@ describe('ingest runner', () => {
       heartbeatFlushMs: 10_000,
       onCommit: () => commits++,
     });
-    const summary = await runIngest(opts);
+    const summary = await runIngestOnFile(opts);
     expect(summary.received).toBe(0);
     expect(commits).toBe(1);
     expect(readDb(opts.dbPath).stream).toMatchObject({ cursor: 'h39' });
@@ -99,7 +100,7 @@ describe('ingest runner', () => {
 
   it('--until-idle ends the run when only heartbeats arrive', async () => {
     const opts = options(scriptedSource([event(1), event(2), { kind: 'heartbeat', cursor: 'h1' }]), { untilIdleMs: 200 });
-    const summary = await runIngest(opts);
+    const summary = await runIngestOnFile(opts);
     expect(summary).toMatchObject({ stopReason: 'until-idle', inserted: 2 });
     expect(readDb(opts.dbPath)).toMatchObject({ events: 2, stream: { cursor: 'h1', state_reason: 'until-idle' } });
   });
@@ -110,7 +111,7 @@ describe('ingest runner', () => {
       scriptedSource([event(1), { connection: retrying }, { pause: 600 }, { connection: { type: 'open', attempt: 1, status: 200 } }, event(2)]),
       { untilIdleMs: 200 },
     );
-    const summary = await runIngest(opts);
+    const summary = await runIngestOnFile(opts);
     // Had the 600 ms wait counted, the run would have stopped before event 2.
     expect(summary).toMatchObject({ stopReason: 'until-idle', inserted: 2 });
   });
@@ -121,7 +122,7 @@ describe('ingest runner', () => {
     const script: ScriptStep[] = [event(1)];
     for (let i = 0; i < 20; i++) script.push({ pause: 80 }, { connection: closed }, { connection: reopened });
     script.push(event(2));
-    const summary = await runIngest(options(scriptedSource(script), { untilIdleMs: 300 }));
+    const summary = await runIngestOnFile(options(scriptedSource(script), { untilIdleMs: 300 }));
     // Each connection is idle for 80 ms: the fourth one passes 300 ms, long before event 2.
     expect(summary).toMatchObject({ stopReason: 'until-idle', inserted: 1 });
   });
@@ -130,26 +131,26 @@ describe('ingest runner', () => {
     const inTransaction = (i: number, more: boolean): SourceEvent => ({ ...event(i), moreInTransaction: more || undefined } as SourceEvent);
     const script = [inTransaction(1, true), inTransaction(2, true), inTransaction(3, false), inTransaction(4, true), inTransaction(5, false)];
     const sizes: number[] = [];
-    await runIngest(options(scriptedSource(script), { batchSize: 2, untilIdleMs: 300, onCommit: (_, batch) => sizes.push(batch.changes.length) }));
+    await runIngestOnFile(options(scriptedSource(script), { batchSize: 2, untilIdleMs: 300, onCommit: (_, batch) => sizes.push(batch.changes.length) }));
     // Without the rule: 2, 2, 1. Events 1-3 are one transaction, 4-5 another.
     expect(sizes).toEqual([3, 2]);
   });
 
   it('--max-events stops after that many events, all committed', async () => {
     const opts = options(scriptedSource(Array.from({ length: 100 }, (_, i) => event(i))), { maxEvents: 30 });
-    expect(await runIngest(opts)).toMatchObject({ stopReason: 'max-events', inserted: 30 });
+    expect(await runIngestOnFile(opts)).toMatchObject({ stopReason: 'max-events', inserted: 30 });
     expect(readDb(opts.dbPath)).toMatchObject({ events: 30, stream: { cursor: 'c29' } });
   });
 
   it('--max-duration stops on time with everything read so far committed', async () => {
     const opts = options(scriptedSource([event(1), event(2)]), { maxDurationMs: 150 });
-    expect(await runIngest(opts)).toMatchObject({ stopReason: 'max-duration', inserted: 2 });
+    expect(await runIngestOnFile(opts)).toMatchObject({ stopReason: 'max-duration', inserted: 2 });
   });
 
   it('a signal commits the open batch and ends normally', async () => {
     const stop = new AbortController();
     const opts = options(scriptedSource([event(1), event(2)]), { signal: stop.signal, batchAgeMs: 60_000 });
-    const run = runIngest(opts);
+    const run = runIngestOnFile(opts);
     await sleep(100);
     expect(readDb(opts.dbPath).events).toBe(0);
     stop.abort();
@@ -159,7 +160,7 @@ describe('ingest runner', () => {
 
   it('dead-letters what cannot be normalized and moves the cursor past it', async () => {
     const opts = options(scriptedSource([event(1), event(-5), event(2)], false));
-    await runIngest(opts);
+    await runIngestOnFile(opts);
     expect(readDb(opts.dbPath)).toMatchObject({
       events: 2,
       stream: { cursor: 'c2' },
@@ -169,13 +170,13 @@ describe('ingest runner', () => {
 
   it('keeps what was read before the upstream said stop, then reports it', async () => {
     const opts = options(scriptedSource([event(1), event(2), { fail: new UpstreamStopError('token rejected') }]), { batchAgeMs: 60_000 });
-    await expect(runIngest(opts)).rejects.toThrow(UpstreamStopError);
+    await expect(runIngestOnFile(opts)).rejects.toThrow(UpstreamStopError);
     expect(readDb(opts.dbPath)).toMatchObject({ events: 2, stream: { cursor: 'c2', state: 'stopped', state_reason: 'token rejected', lease_owner: null } });
   });
 
   it('holds the batch while another process locks the database past busy_timeout, then commits it', async () => {
     const dbPath = join(tempDir(), 'sink.db');
-    const sink = openDatabase({ path: dbPath, busyTimeoutMs: 100 });
+    const store = openSqliteStore({ path: dbPath, busyTimeoutMs: 100 });
     const logs: string[] = [];
     let lockTaken!: () => void;
     const locked = new Promise<void>((resolve) => (lockTaken = resolve));
@@ -190,11 +191,11 @@ describe('ingest runner', () => {
       },
     };
     const stop = new AbortController();
-    const run = runIngest({ ...options(source), dbPath, sink, batchAgeMs: 20, signal: stop.signal, log: createLogger({ write: (line) => logs.push(line) }) });
+    const run = runIngestOnFile({ ...options(source), dbPath, store, batchAgeMs: 20, signal: stop.signal, log: createLogger({ write: (line) => logs.push(line) }) });
     while (readDb(dbPath).events < 1) await sleep(10);
 
     // A second process (as a backup tool would) holds the write lock for 1.5 s: 15 busy timeouts.
-    const holder = spawn(process.execPath, [join(cliPath, '..', '..', 'testing', 'db-lock-holder.js'), dbPath, '1500'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const holder = spawn(process.execPath, [builtHarnessPath('db-lock-holder'), dbPath, '1500'], { stdio: ['ignore', 'pipe', 'inherit'] });
     const [firstLine] = (await once(holder.stdout.setEncoding('utf8'), 'data')) as [string];
     expect(firstLine).toBe('locked\n');
     lockTaken();
@@ -204,7 +205,7 @@ describe('ingest runner', () => {
     while (readDb(dbPath).events < 1200) await sleep(10);
     stop.abort();
     expect(await run).toMatchObject({ stopReason: 'signal', received: 1200, inserted: 1200 });
-    sink.close();
+    await store.close();
     expect(readDb(dbPath)).toMatchObject({ events: 1200, stream: { cursor: 'c1200', state: 'stopped' } });
     const messages = logs.map((line) => JSON.parse(line) as { level: string; msg: string });
     expect(messages).toContainEqual(expect.objectContaining({ level: 'warn', msg: expect.stringContaining('locked by another process') }));

@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { observeStreams } from '../src/cli/observe.js';
-import { runIngest } from '../src/ingest/run-ingest.js';
-import { createLogger } from '../src/log.js';
-import { startSseTestServer } from '../src/testing/sse-server.js';
+import { runIngestOnFile } from '../harness/ingest-on-file.js';
+import { createLogger } from '../src/common/log.js';
+import { startSseTestServer } from '../src/simulators/sse-server.js';
 import { fixtureScript, serveAfterCursor, simulatedTenantSource } from './helpers/auth0.js';
 import { tempDir } from './helpers/cli.js';
 
@@ -67,7 +67,7 @@ describe('logger', () => {
   });
 
   it('off a TTY writes JSON lines to stderr by default, none lost when the process exits at once', () => {
-    const logModule = fileURLToPath(new URL('../dist/src/log.js', import.meta.url));
+    const logModule = fileURLToPath(new URL('../dist/src/common/log.js', import.meta.url));
     const script = `const { createLogger } = await import(${JSON.stringify(logModule)});
       const log = createLogger().child({ stream: 'acme' });
       for (let i = 0; i < 200; i++) log.info('event', { i });
@@ -96,7 +96,7 @@ describe('logs of a real ingestion', () => {
     const lines: string[] = [];
     const observation = await observeStreams({ logFormat: 'json', logLevel: 'debug', progress: false, logWrite: (line) => lines.push(line) });
     const hooks = observation.hooksFor('acme', { source: 'auth0' });
-    const summary = await runIngest({
+    const summary = await runIngestOnFile({
       dbPath: join(tempDir(), 'sink.db'),
       stream: 'acme',
       source: simulatedTenantSource(server.url, token),

@@ -5,11 +5,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { observeStreams, type Observation } from '../src/cli/observe.js';
 import { createIngestMetrics, startMetricsServer } from '../src/ingest/metrics.js';
-import { runIngest, type IngestSummary } from '../src/ingest/run-ingest.js';
+import type { IngestSummary } from '../src/ingest/run-ingest.js';
+import { runIngestOnFile } from '../harness/ingest-on-file.js';
 import { openDatabaseReadOnly } from '../src/store/database.js';
 import { readStatus } from '../src/store/status.js';
 import { StreamStats, streamHealth } from '../src/ingest/stream-stats.js';
-import { startSseTestServer, type Handler, type ScriptStep } from '../src/testing/sse-server.js';
+import { startSseTestServer, type Handler, type ScriptStep } from '../src/simulators/sse-server.js';
 import { fixtureScript, queryRows, serveAfterCursor, simulatedTenantSource, type ScriptEntry } from './helpers/auth0.js';
 import { tempDir } from './helpers/cli.js';
 
@@ -142,7 +143,7 @@ function ingestAuth0(observation: Observation, url: string) {
   const db = join(tempDir(), 'sink.db');
   const stop = new AbortController();
   const hooks = observation.hooksFor('acme', { source: 'auth0' });
-  const run: Promise<IngestSummary> = runIngest({
+  const run: Promise<IngestSummary> = runIngestOnFile({
     dbPath: db,
     stream: 'acme',
     source: simulatedTenantSource(url, 'tok-metrics-7c2e'),

@@ -3,10 +3,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { formatStatusLine, startProgress, type TerminalOut } from '../src/cli/progress.js';
-import { formatDuration } from '../src/duration.js';
+import { formatDuration } from '../src/common/duration.js';
 import { observeStreams } from '../src/cli/observe.js';
 import { StreamStats } from '../src/ingest/stream-stats.js';
-import type { CommitResult } from '../src/store/batch-writer.js';
+import type { CommitResult } from '../src/core/batch.js';
 import { waitFor } from './helpers/auth0.js';
 import { batchOf, userChange } from './helpers/store.js';
 

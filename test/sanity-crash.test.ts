@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { randomScript, SanitySimulator, seededRandom, startSanitySimulator } from '../src/testing/sanity-simulator.js';
+import { randomScript, SanitySimulator, seededRandom, startSanitySimulator } from '../src/simulators/sanity-simulator.js';
 import { collect, runCli, spawnCli, tempDir } from './helpers/cli.js';
 import { expectedDocuments, expectedMutations, readSanityTables, type Row } from './helpers/sanity.js';
 

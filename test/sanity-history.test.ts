@@ -3,12 +3,12 @@
 // lines, 429s and 500s, documents entering and leaving the filter, release versions and publishes.
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { sqliteStoreView } from '../src/cli/ingest-sanity.js';
-import { runIngest, type IngestOptions, type IngestSummary } from '../src/ingest/run-ingest.js';
-import { createLogger } from '../src/log.js';
+import type { IngestSummary } from '../src/ingest/run-ingest.js';
+import { runIngestOnFile, type FileIngestOptions } from '../harness/ingest-on-file.js';
+import { createLogger } from '../src/common/log.js';
 import type { SanityListenConfig } from '../src/sources/sanity/requests.js';
 import { SanitySource } from '../src/sources/sanity/source.js';
-import { simulatedDatasetConfig } from '../src/testing/sanity-dataset-config.js';
+import { simulatedDatasetConfig } from '../src/demo/sanity-config.js';
 import {
   randomScript,
   SanitySimulator,
@@ -17,7 +17,7 @@ import {
   type SanitySimulatorOptions,
   type ScriptTransaction,
   type SimulatedDocument,
-} from '../src/testing/sanity-simulator.js';
+} from '../src/simulators/sanity-simulator.js';
 import { tempDir } from './helpers/cli.js';
 import { expectedDocuments, expectedMutations, expectedMutationTexts, readRows, readSanityTables, storedEvents, until } from './helpers/sanity.js';
 
@@ -51,7 +51,7 @@ interface Run {
   historyAttempts?: number;
   config?: Partial<SanityListenConfig>;
   batchSize?: number;
-  onCommit?: IngestOptions['onCommit'];
+  onCommit?: FileIngestOptions['onCommit'];
 }
 
 function ingest(w: World, run: Run = {}): Promise<IngestSummary> {
@@ -60,12 +60,11 @@ function ingest(w: World, run: Run = {}): Promise<IngestSummary> {
     config,
     resume: 'enable-resume',
     token: () => 'sk-test',
-    store: sqliteStoreView(w.db, STREAM),
     sse: { initialBackoffMs: 5, maxBackoffMs: 40 },
     historyRetryDelayMs: 5,
     historyAttempts: run.historyAttempts,
   });
-  return runIngest({
+  return runIngestOnFile({
     dbPath: w.db,
     stream: STREAM,
     source,
@@ -246,7 +245,7 @@ describe('Sanity catch-up from the History API (strict contract)', () => {
     });
     const script = Array.from({ length: 6 }, (_, n) => wide(n));
     const batches: string[][] = [];
-    const onCommit: IngestOptions['onCommit'] = (_, batch) => batches.push(batch.changes.map((c) => c.change.history.eventId.split('#')[0]));
+    const onCommit: FileIngestOptions['onCommit'] = (_, batch) => batches.push(batch.changes.map((c) => c.change.history.eventId.split('#')[0]));
     if (how === 'from History') w.sim.publish(...script);
     const run = ingest(w, { since: SINCE, batchSize: 3, onCommit });
     await until(() => readRows(w.db, 'SELECT 1 FROM gaps').length > 0, 'the catch-up to finish');

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { isNormalizeFailure, type NormalizedChange, type NormalizeResult } from '../src/normalize/change.js';
-import { normalizeSanityMutation, parseDocumentId } from '../src/normalize/sanity.js';
+import { isNormalizeFailure, type NormalizedChange, type NormalizeResult } from '../src/core/change.js';
+import { normalizeSanityMutation, parseDocumentId } from '../src/sources/sanity/normalize.js';
 
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/sanity/${name}`, import.meta.url), 'utf8').trim();
 

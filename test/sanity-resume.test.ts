@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { sqliteStoreView } from '../src/cli/ingest-sanity.js';
-import { runIngest, type IngestSummary } from '../src/ingest/run-ingest.js';
-import { createLogger } from '../src/log.js';
+import type { IngestSummary } from '../src/ingest/run-ingest.js';
+import { runIngestOnFile } from '../harness/ingest-on-file.js';
+import { createLogger } from '../src/common/log.js';
 import type { ResumeMode, SanityListenConfig } from '../src/sources/sanity/requests.js';
 import { SanitySource } from '../src/sources/sanity/source.js';
 import { openDatabaseReadOnly } from '../src/store/database.js';
@@ -14,8 +14,8 @@ import {
   startSanitySimulator,
   type SanitySimulatorOptions,
   type ScriptTransaction,
-} from '../src/testing/sanity-simulator.js';
-import { simulatedDatasetConfig } from '../src/testing/sanity-dataset-config.js';
+} from '../src/simulators/sanity-simulator.js';
+import { simulatedDatasetConfig } from '../src/demo/sanity-config.js';
 import { runCli, tempDir } from './helpers/cli.js';
 import { expectedDocuments, expectedMutations, readRows, readSanityTables, storedEvents, until } from './helpers/sanity.js';
 
@@ -57,11 +57,10 @@ function ingest(w: World, run: IngestRun = {}): Promise<IngestSummary> {
     config: config(w.url, run.config),
     resume: run.resume ?? 'enable-resume',
     token: () => 'sk-test',
-    store: sqliteStoreView(w.db, STREAM),
     sse: { initialBackoffMs: 5, maxBackoffMs: 40 },
     historyRetryDelayMs: 5,
   });
-  return runIngest({
+  return runIngestOnFile({
     dbPath: w.db,
     stream: STREAM,
     source: run.source ? run.source(source) : source,

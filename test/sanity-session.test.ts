@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SanitySimulator, startSanitySimulator, type ScriptTransaction } from '../src/testing/sanity-simulator.js';
+import { SanitySimulator, startSanitySimulator, type ScriptTransaction } from '../src/simulators/sanity-simulator.js';
 import { collect, runCli, spawnCli, tempDir } from './helpers/cli.js';
 import { readRows, until } from './helpers/sanity.js';
 

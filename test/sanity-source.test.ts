@@ -1,12 +1,12 @@
 // The Sanity source read directly, against the real SSE test server: what it yields and how its
 // events normalize, apart from the runner.
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLogger } from '../src/log.js';
-import { isNormalizeFailure, type NormalizeResult } from '../src/normalize/change.js';
-import { SanitySource } from '../src/sources/sanity/source.js';
-import type { UpstreamEvent } from '../src/sources/source-event.js';
-import { simulatedDatasetConfig } from '../src/testing/sanity-dataset-config.js';
-import { startSseTestServer, type SseTestServer } from '../src/testing/sse-server.js';
+import { createLogger } from '../src/common/log.js';
+import { isNormalizeFailure, type NormalizeResult } from '../src/core/change.js';
+import { SanitySource, type SanityUpstreamEvent } from '../src/sources/sanity/source.js';
+import { nothingStored } from './helpers/store.js';
+import { simulatedDatasetConfig } from '../src/demo/sanity-config.js';
+import { startSseTestServer, type SseTestServer } from '../src/simulators/sse-server.js';
 
 let server: SseTestServer | undefined;
 afterEach(async () => {
@@ -32,9 +32,9 @@ describe('the Sanity source', () => {
     }));
     const source = new SanitySource({ config: simulatedDatasetConfig(server.url), resume: 'enable-resume', token: () => undefined });
     const stop = new AbortController();
-    const events: UpstreamEvent[] = [];
+    const events: SanityUpstreamEvent[] = [];
     const asTheyCame: string[] = [];
-    for await (const item of source.read({ cursor: null, since: null, lastEventAt: null, signal: stop.signal, log: createLogger({ write: () => {} }) })) {
+    for await (const item of source.read({ cursor: null, since: null, lastEventAt: null, stored: nothingStored, signal: stop.signal, log: createLogger({ write: () => {} }) })) {
       if (item.kind !== 'event') continue;
       events.push(item);
       asTheyCame.push(eventIdOf(source.normalize(item)));

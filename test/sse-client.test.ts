@@ -5,7 +5,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readSseStream, SseContentTypeError, SseHttpError, SseRequestError, type SseClientOptions } from '../src/sse/client.js';
 import { ConnectionPacer } from '../src/sse/pacer.js';
-import type { ConnectContext, ConnectionEvent, SseFrame } from '../src/sse/types.js';
+import type { ConnectionEvent } from '../src/core/connection-event.js';
+import type { ConnectContext, SseFrame } from '../src/sse/types.js';
 import {
   encodeFrame,
   playInOrder,
@@ -13,7 +14,7 @@ import {
   type Reply,
   type ScriptStep,
   type SseTestServer,
-} from '../src/testing/sse-server.js';
+} from '../src/simulators/sse-server.js';
 
 const servers: SseTestServer[] = [];
 

@@ -6,8 +6,8 @@ import { generateSQLiteDrizzleJson, generateSQLiteMigration } from 'drizzle-kit/
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { describe, expect, it } from 'vitest';
-import { StreamBusyError, UsageError } from '../src/errors.js';
-import { migrationsFolder } from '../src/package-root.js';
+import { StreamBusyError, UsageError } from '../src/common/errors.js';
+import { migrationsFolder } from '../src/store/package-root.js';
 import { openDatabase } from '../src/store/database.js';
 import { acquireLease } from '../src/store/lease.js';
 import * as schema from '../src/store/schema.js';

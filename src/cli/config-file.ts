@@ -1,8 +1,8 @@
 // sse-sink.config.json: streams described with the same options as the ingest flags (same names),
 // checked strictly so that a typo is an error naming the key, never a silently ignored setting.
 import { readFileSync } from 'node:fs';
-import { UsageError } from '../errors.js';
-import type { SourceKind } from '../store/streams.js';
+import { UsageError } from '../common/errors.js';
+import type { SourceKind } from '../core/source.js';
 
 export type ConfigValueKind = 'string' | 'number' | 'boolean' | 'string[]' | 'json-object';
 /** Flag name -> the JSON type its value must have in the config file. */

@@ -1,7 +1,7 @@
 // `sse-sink ingest auth0`: Auth0 Events API flags, their validation (all before the database is
 // opened), and the Auth0 source handed to the shared ingest runner.
-import { UsageError } from '../errors.js';
-import { normalizeAuth0Event } from '../normalize/auth0.js';
+import { UsageError } from '../common/errors.js';
+import { normalizeAuth0Event } from '../sources/auth0/normalize.js';
 import { auth0StreamConfig } from '../sources/auth0/requests.js';
 import { createAuth0Source, type ExpiredCursorPolicy } from '../sources/auth0/source.js';
 import {

@@ -1,14 +1,15 @@
 // `sse-sink ingest`: one stream by source subcommand (`ingest auth0 …`), one stream named in the
 // config file (`ingest --stream tenant`), or every configured stream in one process (`--all`).
 import type { Argv } from 'yargs';
-import { UsageError } from '../errors.js';
-import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../log.js';
-import type { SourceKind } from '../store/streams.js';
+import { UsageError } from '../common/errors.js';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../common/log.js';
+import type { SourceKind } from '../core/source.js';
 import { configPath, readConfigFile, withConfigDefaults, type ConfigFile, type ConfigKeys } from './config-file.js';
 import { resolveDbPath } from './db-path.js';
 import { auth0Cli } from './ingest-auth0.js';
 import type { ObserveOptions } from './observe.js';
-import { positiveSeconds, runIngestPlans, withCommonIngestOptions, type CommonIngestArgs, type IngestPlan, type SourceCli } from './ingest-options.js';
+import { positiveSeconds, withCommonIngestOptions, type CommonIngestArgs, type IngestPlan, type SourceCli } from './ingest-options.js';
+import { runIngestPlans } from './run-plans.js';
 import { sanityCli } from './ingest-sanity.js';
 
 interface IngestArgs extends CommonIngestArgs {

@@ -1,14 +1,12 @@
-// The flags every `ingest <source>` command shares, their validation, and running a source with
-// signal handling. Sources add only their own flags and build their Source.
+// The flags every `ingest <source>` command shares and their validation: sources add only their
+// own flags, and build their Source from the checked values.
 import type { Argv } from 'yargs';
-import { UsageError } from '../errors.js';
-import { openIngestDatabase, runIngest, type IngestSummary } from '../ingest/run-ingest.js';
-import { canonicalTime } from '../normalize/time.js';
-import type { Source } from '../sources/source.js';
-import type { NormalizeResult } from '../normalize/change.js';
-import type { StoredEvent } from '../store/rebuild.js';
+import { UsageError } from '../common/errors.js';
+import { canonicalTime } from '../common/time.js';
+import type { NormalizeResult } from '../core/change.js';
+import type { StoredEvent } from '../core/store.js';
 import type { ConfigKeys } from './config-file.js';
-import { observeStreams, type ObserveOptions, type StreamObserver } from './observe.js';
+import type { Source } from '../core/source.js';
 
 export interface CommonIngestArgs {
   db?: string;
@@ -149,6 +147,12 @@ function positiveInteger(value: number | undefined, flag: string): number | unde
   return value;
 }
 
+/** One stream to run: its validated options and the source built from them. */
+export interface IngestPlan {
+  checked: CheckedCommonArgs;
+  source: Source;
+}
+
 /** What a source adds to `sse-sink ingest`: its flags, their config-file keys, and its plan. */
 export interface SourceCli<Args extends CommonIngestArgs> {
   describe: string;
@@ -158,78 +162,4 @@ export interface SourceCli<Args extends CommonIngestArgs> {
   buildPlan: (args: Args) => IngestPlan;
   /** Normalizes a stored history row again (for `rebuild`): the same pure function ingest uses. */
   normalizeStored: (event: StoredEvent) => NormalizeResult;
-}
-
-/** One stream to run: its validated options and the source built from them. */
-export interface IngestPlan {
-  checked: CheckedCommonArgs;
-  source: Source;
-}
-
-export interface RunPlansOptions {
-  db: string;
-  durable: boolean;
-  /** Logs, metrics server, progress line. */
-  observe?: ObserveOptions;
-}
-
-/**
- * Runs the streams in this process on one database connection (better-sqlite3 serializes their
- * commits) until each stops. SIGINT and SIGTERM commit every open batch and end with exit 0; a
- * stream that fails stops the others, and its error is the process's.
- */
-export async function runIngestPlans(plans: IngestPlan[], { db, durable, observe }: RunPlansOptions): Promise<IngestSummary[]> {
-  // Before the database: a metrics port that cannot be bound is a usage error that touches nothing.
-  const observation = await observeStreams(observe);
-  const stopAll = new AbortController();
-  const onSignal = (signal: NodeJS.Signals) => {
-    observation.log.info('stopping: committing the open batches', { signal });
-    stopAll.abort();
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  try {
-    const sink = openIngestDatabase(db, { durable, log: observation.log });
-    try {
-      // Settled, not all: the streams a failure stopped still commit their open batches before close.
-      const results = await Promise.allSettled(plans.map((plan) => runPlan(plan, observation.hooksFor(plan.checked.stream, { source: plan.source.kind }))));
-      const failed = results.find((result) => result.status === 'rejected');
-      if (failed) throw failed.reason;
-      return results.map((result) => (result as PromiseFulfilledResult<IngestSummary>).value);
-    } finally {
-      sink.close();
-    }
-
-    async function runPlan({ checked, source }: IngestPlan, hooks: StreamObserver): Promise<IngestSummary> {
-      try {
-        const summary = await runIngest({
-          dbPath: db,
-          sink,
-          stream: checked.stream,
-          source,
-          since: checked.since,
-          untilIdleMs: checked.untilIdleMs,
-          maxEvents: checked.maxEvents,
-          maxDurationMs: checked.maxDurationMs,
-          signal: stopAll.signal,
-          log: hooks.log,
-          onCommit: hooks.onCommit,
-          onConnectionEvent: hooks.onConnectionEvent,
-        });
-        hooks.stopped(summary.stopReason);
-        hooks.log.info('stopped', { ...summary });
-        return summary;
-      } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
-        hooks.stopped(message);
-        hooks.log.error('stream failed', { error: message });
-        stopAll.abort();
-        throw error;
-      }
-    }
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    await observation.close();
-  }
 }

@@ -1,10 +1,8 @@
 // `sse-sink ingest sanity`: its flags, their validation (before the database is touched), and
-// the Sanity source built from them, with a read-only view of the store for catch-ups.
-import { UsageError } from '../errors.js';
-import { normalizeSanityMutation } from '../normalize/sanity.js';
-import { openDatabaseReadOnly } from '../store/database.js';
-import type { KnownDocument } from '../sources/sanity/catch-up.js';
-import { SanitySource, type RevisionGap, type SanityStoreView } from '../sources/sanity/source.js';
+// the Sanity source built from them.
+import { UsageError } from '../common/errors.js';
+import { normalizeSanityMutation } from '../sources/sanity/normalize.js';
+import { SanitySource } from '../sources/sanity/source.js';
 import {
   DEFAULT_API_VERSION,
   defaultBaseUrl,
@@ -103,52 +101,6 @@ export function parseParams(flags: string[]): Record<string, unknown> {
   return params;
 }
 
-/** Reads the stream's committed documents and open gaps for catch-ups, on a read-only connection. */
-export function sqliteStoreView(dbPath: string, stream: string): SanityStoreView {
-  const withDatabase = <T>(read: (sqlite: import('better-sqlite3').Database) => T): T => {
-    const sink = openDatabaseReadOnly(dbPath);
-    try {
-      return read(sink.sqlite);
-    } finally {
-      sink.close();
-    }
-  };
-  const openGaps = (sqlite: import('better-sqlite3').Database) =>
-    sqlite
-      .prepare<[string], { reason: string; document_id: string | null; detail: string | null }>(
-        "SELECT reason, document_id, detail FROM gaps WHERE stream = ? AND status = 'open' ORDER BY id",
-      )
-      .all(stream);
-  return {
-    documents: () =>
-      withDatabase((sqlite) => {
-        const rows = sqlite
-          .prepare<[string], { document_id: string; rev: string | null; deleted_at: string | null; event_time: string | null }>(
-            'SELECT document_id, rev, deleted_at, event_time FROM documents WHERE stream = ?',
-          )
-          .all(stream);
-        return new Map<string, KnownDocument>(
-          rows.map((r) => [r.document_id, { rev: r.rev, deleted: r.deleted_at !== null, updatedAt: r.event_time }]),
-        );
-      }),
-    openRevisionGaps: () =>
-      withDatabase((sqlite) =>
-        openGaps(sqlite)
-          .filter((row) => row.reason === 'revision-mismatch' && row.document_id !== null)
-          .map((row): RevisionGap => {
-            const detail = JSON.parse(row.detail ?? '{}') as { found?: string | null; expected?: string | null };
-            return { documentId: row.document_id!, found: detail.found ?? null, expected: detail.expected ?? null };
-          }),
-      ),
-    openCatchUps: () => withDatabase((sqlite) => [...new Set(openGaps(sqlite).filter((row) => row.document_id === null).map((row) => row.reason))]),
-    oldestEventAt: () =>
-      withDatabase((sqlite) => {
-        const row = sqlite.prepare<[string], { at: string | null }>('SELECT min(occurred_at) AS at FROM events WHERE stream = ?').get(stream);
-        return row?.at ?? null;
-      }),
-  };
-}
-
 export const sanityCli: SourceCli<SanityIngestArgs> = {
   describe: 'Ingest a Sanity dataset\'s listen stream into documents and document_mutations',
   builder: (yargs) =>
@@ -194,7 +146,6 @@ export const sanityCli: SourceCli<SanityIngestArgs> = {
       config,
       resume,
       token,
-      store: sqliteStoreView(requireOption(args.db, '--db'), checked.stream),
       sse: checked.connection,
     });
     return { checked, source };

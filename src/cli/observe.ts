@@ -1,8 +1,9 @@
 // Observability for the streams one process runs, wired in one call: the logger, per-stream stats
 // fed by the runner's hooks, the metrics and health endpoint, and the status lines on a TTY.
 import { startProgress, type ProgressDisplay, type TerminalOut } from './progress.js';
-import { createLogger, type LogFields, type LogFormat, type Logger, type LogLevel } from '../log.js';
-import type { ConnectionEvent } from '../sse/types.js';
+import { createLogger, type LogFormat, type LogLevel } from '../common/log.js';
+import type { LogFields, Logger } from '../core/logger.js';
+import type { ConnectionEvent } from '../core/connection-event.js';
 import { createIngestMetrics, startMetricsServer, type IngestMetrics, type MetricsServer } from '../ingest/metrics.js';
 import type { IngestOptions } from '../ingest/run-ingest.js';
 import { StreamStats } from '../ingest/stream-stats.js';

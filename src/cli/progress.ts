@@ -1,6 +1,6 @@
 // The status display on a terminal: one line per stream, redrawn in place about once a second,
 // with log lines printed above it. Off a TTY there is none: logs alone tell the story there.
-import { formatDuration } from '../duration.js';
+import { formatDuration } from '../common/duration.js';
 import { type StreamStats } from '../ingest/stream-stats.js';
 
 /** The part of process.stderr the display needs. */

@@ -1,7 +1,7 @@
 // Bearer tokens from an environment variable or a file, re-read on every call so that a rotated
 // token is used on the next connect. A token is never accepted as a flag value (it would show in ps).
 import { readFileSync } from 'node:fs';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../common/errors.js';
 
 export interface TokenSource {
   envVar: string;

@@ -3,7 +3,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../common/errors.js';
 import { CONNECTION_STATES, streamHealth, type StreamStats } from './stream-stats.js';
 
 export const DEFAULT_UNHEALTHY_AFTER_MS = 60_000;

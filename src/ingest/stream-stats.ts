@@ -1,7 +1,7 @@
 // What one running stream has done so far, fed by the runner's hooks: the single source that the
 // metrics endpoint, /healthz and the progress line all read. Plain counters; no I/O.
-import type { Batch, CommitResult } from '../store/batch-writer.js';
-import type { ConnectionEvent } from '../sse/types.js';
+import type { Batch, CommitResult } from '../core/batch.js';
+import type { ConnectionEvent } from '../core/connection-event.js';
 
 /**
  * `connecting` until the first connection opens, `live` while one is open, `retrying` between a

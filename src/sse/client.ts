@@ -5,10 +5,11 @@ import type { Readable } from 'node:stream';
 import { TextDecoder } from 'node:util';
 import { createParser, type EventSourceParser } from 'eventsource-parser';
 import { getGlobalDispatcher, interceptors, request, type Dispatcher } from 'undici';
-import { ExitCode, SinkError } from '../errors.js';
+import { ExitCode, SinkError } from '../common/errors.js';
 import { ConnectionPacer } from './pacer.js';
-import { bodyExcerpt, pause } from './wait.js';
-import type { ConnectContext, ConnectionEvent, ConnectRequest, SseFrame } from './types.js';
+import { bodyExcerpt, pause } from '../common/wait.js';
+import type { ConnectionEvent } from '../core/connection-event.js';
+import type { ConnectContext, ConnectRequest, SseFrame } from './types.js';
 
 export interface SseClientOptions {
   /** Called before every (re)connect, so the caller can put in the latest cursor or a re-read token. */

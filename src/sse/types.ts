@@ -38,11 +38,3 @@ export interface ConnectRequest {
   url: string;
   headers?: Record<string, string>;
 }
-
-/** Lifecycle notifications, for logs, status and metrics. Never needed for correctness. */
-export type ConnectionEvent =
-  | { type: 'open'; attempt: number; status: number }
-  | { type: 'keepalive' }
-  /** `error-frame`: the source ended the connection on an upstream error frame (Auth0). */
-  | { type: 'closed'; reason: 'end' | 'idle-timeout' | 'network-error' | 'truncated' | 'error-frame'; error?: Error }
-  | { type: 'retrying'; attempt: number; delayMs: number; status?: number; reason: string; error?: Error };

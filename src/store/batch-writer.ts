@@ -1,62 +1,13 @@
 // Commits a batch in ONE transaction: history rows (idempotent per stream + event id), their
 // projections, dead letters and the cursor after the batch. A crash never splits them.
 import type Database from 'better-sqlite3';
-import { LeaseLostError } from '../errors.js';
-import type { NormalizedChange } from '../normalize/change.js';
-import type { GapRecord } from '../sources/source-event.js';
-import { nowTime } from '../normalize/time.js';
+import { LeaseLostError } from '../common/errors.js';
+import type { Batch, CommitResult } from '../core/batch.js';
+import type { GapRecord } from '../core/source-event.js';
+import { nowTime } from '../common/time.js';
 import type { SinkDatabase } from './database.js';
 import type { Lease } from './lease.js';
-import { ProjectionApplier, type RevisionMismatch } from './projections.js';
-
-export interface ReceivedChange {
-  change: NormalizedChange;
-  /** The stream cursor right after this event. */
-  cursor: string | null;
-  receivedAt: string;
-}
-
-export interface DeadLetter {
-  eventType: string | null;
-  reason: string;
-  raw: string;
-  cursor: string | null;
-  receivedAt: string;
-}
-
-export interface Batch {
-  changes: ReceivedChange[];
-  deadLetters: DeadLetter[];
-  gaps: GapRecord[];
-  /** The cursor after everything in the batch, heartbeats included; null leaves it as it is. */
-  cursor: string | null;
-  /** When the batch holds a heartbeat, the time the latest one arrived. */
-  heartbeatAt?: string;
-}
-
-export interface CommitResult {
-  inserted: number;
-  /** Events already in the history (upstream redelivery, or a replay after a crash): no-ops. */
-  duplicates: number;
-  deadLetters: number;
-  revisionMismatches: RevisionMismatch[];
-  /** `inserted` by history type (e.g. `user.created`), for metrics. */
-  insertedByType: Record<string, number>;
-}
-
-export function emptyBatch(): Batch {
-  return { changes: [], deadLetters: [], gaps: [], cursor: null };
-}
-
-export function isEmptyBatch(batch: Batch): boolean {
-  return (
-    batch.changes.length === 0 &&
-    batch.deadLetters.length === 0 &&
-    batch.gaps.length === 0 &&
-    batch.cursor === null &&
-    !batch.heartbeatAt
-  );
-}
+import { ProjectionApplier } from './projections.js';
 
 export class BatchWriter {
   private readonly insertEvent: Database.Statement;

@@ -4,8 +4,8 @@ import { closeSync, existsSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
-import { UsageError } from '../errors.js';
-import { migrationsFolder } from '../package-root.js';
+import { UsageError } from '../common/errors.js';
+import { migrationsFolder } from './package-root.js';
 import { BackgroundCheckpointer } from './checkpointer.js';
 import * as schema from './schema.js';
 

@@ -1,13 +1,6 @@
 // Streams the history log out as JSON lines in arrival order, one row in memory at a time.
+import type { ExportFilter } from '../core/store.js';
 import type { SinkDatabase } from './database.js';
-
-export interface ExportFilter {
-  stream: string;
-  /** Upstream time bounds, canonical ISO text: since inclusive, until exclusive. */
-  since?: string | null;
-  until?: string | null;
-  types?: string[];
-}
 
 interface EventRow {
   seq: number;

@@ -2,8 +2,8 @@
 // every commit, and taken over at once when its owner is a dead process on this host (after kill -9).
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { StreamBusyError } from '../errors.js';
-import { nowTime, timeAt } from '../normalize/time.js';
+import { StreamBusyError } from '../common/errors.js';
+import { nowTime, timeAt } from '../common/time.js';
 import type { SinkDatabase } from './database.js';
 
 export const LEASE_TTL_MS = 30_000;

@@ -1,21 +1,13 @@
 // Applies normalizers' projection ops to the projection tables, last writer wins by
 // (event time, arrival seq), with tombstones so a late "added" cannot undo a newer removal.
 import type Database from 'better-sqlite3';
-import type { ColumnValues, DetailRow, ProjectionOp, ProjectionTable } from '../normalize/change.js';
+import type { RevisionMismatch } from '../core/batch.js';
+import type { ColumnValues, DetailRow, ProjectionOp, ProjectionTable } from '../core/change.js';
 
 /** Where the event that carries an op stands in the order of writes. */
 export interface WriteOrder {
   eventTime: string;
   eventSeq: number;
-}
-
-/** A `put` whose `expect` did not match the row we hold: history upstream is missing here. */
-export interface RevisionMismatch {
-  table: ProjectionTable;
-  key: ColumnValues;
-  column: string;
-  expected: string | null;
-  found: string | null;
 }
 
 type SqlValue = string | number | null;

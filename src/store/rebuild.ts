@@ -1,29 +1,9 @@
 // Recomputes a stream's projections from its history log in one transaction, and says what it
 // changed: the proof (or the repair) that the tables are exactly what the events imply.
-import { PROJECTION_TABLES, isNormalizeFailure, type NormalizeResult, type ProjectionTable } from '../normalize/change.js';
+import { PROJECTION_TABLES, isNormalizeFailure, type NormalizeResult, type ProjectionTable } from '../core/change.js';
+import type { RebuildReport, StoredEvent, TableDifference } from '../core/store.js';
 import type { SinkDatabase } from './database.js';
 import { ProjectionApplier } from './projections.js';
-
-/** The stored fields of one history row that a normalizer needs again. */
-export interface StoredEvent {
-  seq: number;
-  type: string;
-  occurred_at: string;
-  payload: string;
-}
-
-export interface TableDifference {
-  added: number;
-  removed: number;
-  changed: number;
-}
-
-export interface RebuildReport {
-  events: number;
-  /** Stored events the normalizer now refuses (they are left out of the projections). */
-  unreadable: number;
-  differences: Partial<Record<ProjectionTable, TableDifference>>;
-}
 
 const PAGE = 1000;
 

@@ -2,6 +2,7 @@
 // projections users query. drizzle-kit generates migrations/ from this file.
 import { sql } from 'drizzle-orm';
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { SOURCE_KINDS } from '../core/source.js';
 
 /** The moment a row is written, in the canonical form of every stored time (src/normalize/time.ts): microseconds. */
 const nowIso = sql`(strftime('%Y-%m-%dT%H:%M:%f', 'now') || '000Z')`;
@@ -9,7 +10,7 @@ const nowIso = sql`(strftime('%Y-%m-%dT%H:%M:%f', 'now') || '000Z')`;
 /** One row per configured stream: what defines it, where it stands, who is ingesting it. */
 export const streams = sqliteTable('streams', {
   name: text('name').primaryKey(),
-  source: text('source', { enum: ['auth0', 'sanity'] }).notNull(),
+  source: text('source', { enum: SOURCE_KINDS }).notNull(),
   /**
    * Canonical JSON of the options that define the stream (endpoint, filters, query). NULL after
    * `sse-sink reset`: the next ingest adopts its own definition.

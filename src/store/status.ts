@@ -1,34 +1,7 @@
 // What `sse-sink status` reports per stream, read in one go from the bookkeeping tables.
-import { formatDuration } from '../duration.js';
+import { formatDuration } from '../common/duration.js';
+import type { StreamStatus } from '../core/store.js';
 import type { SinkDatabase } from './database.js';
-
-export interface StreamStatus {
-  name: string;
-  source: string;
-  /**
-   * live (an ingester holds the stream and is up to date), catching up (it holds the stream and is
-   * storing old events or repairing a gap), stopped (with the reason), or idle (never run, or reset).
-   */
-  state: string;
-  stateReason: string | null;
-  cursor: string | null;
-  cursorUpdatedAt: string | null;
-  createdAt: string;
-  lastEventAt: string | null;
-  /** Seconds between the newest stored event's upstream time and now. */
-  lagSeconds: number | null;
-  lastHeartbeatAt: string | null;
-  eventsTotal: number;
-  eventsByType: Record<string, number>;
-  duplicatesSkipped: number;
-  unknownTypes: number;
-  deadLetters: number;
-  gapsOpen: number;
-  gapsUnrepairable: number;
-  /** The newest gap not repaired, in the upstream's own words (`<reason>: <detail>`), or null. */
-  lastGapProblem: string | null;
-  catchUps: number;
-}
 
 interface StreamStatusRow {
   name: string;

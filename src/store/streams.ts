@@ -1,20 +1,13 @@
 // The `streams` table: registering a stream's definition, refusing a conflicting one, and
 // resetting a stream so that it starts again.
 import { eq } from 'drizzle-orm';
-import { UsageError } from '../errors.js';
-import { nowTime } from '../normalize/time.js';
+import { UsageError } from '../common/errors.js';
+import { nowTime } from '../common/time.js';
+import type { StreamDefinition } from '../core/store.js';
 import type { SinkDatabase } from './database.js';
 import { streams } from './schema.js';
 
 export type StreamRow = typeof streams.$inferSelect;
-export type SourceKind = StreamRow['source'];
-
-export interface StreamDefinition {
-  name: string;
-  source: SourceKind;
-  /** The options that define what the stream receives; compared as canonical JSON. */
-  definition: Record<string, unknown>;
-}
 
 /** JSON with sorted keys, so that the same options always compare equal. */
 export function canonicalJson(value: unknown): string {

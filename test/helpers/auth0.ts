@@ -1,10 +1,10 @@
 // Auth0 fixtures and database reads for the tests; the upstream itself is src/testing/auth0-simulator.ts.
 import { readFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { eventEntry, offsetAt, type CloudEvent, type ScriptEntry } from '../../src/testing/auth0-simulator.js';
+import { eventEntry, offsetAt, type CloudEvent, type ScriptEntry } from '../../src/simulators/auth0-simulator.js';
 
-export * from '../../src/testing/auth0-simulator.js';
-export { simulatedTenantSource } from '../../src/testing/auth0-tenant-source.js';
+export * from '../../src/simulators/auth0-simulator.js';
+export { simulatedTenantSource } from '../../src/demo/auth0-source.js';
 
 export const fixtureEvents = JSON.parse(
   readFileSync(new URL('../fixtures/auth0/events.json', import.meta.url), 'utf8'),

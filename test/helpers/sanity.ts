@@ -1,7 +1,7 @@
 // The Sanity expectations and table readers live in src/testing/ so that the fault harness shares them.
-import { readRows } from '../../src/testing/sanity-expected.js';
+import { readRows } from '../../harness/sanity-expected.js';
 
-export * from '../../src/testing/sanity-expected.js';
+export * from '../../harness/sanity-expected.js';
 
 
 /** Waits until `condition` holds, polling; fails with `what` after `timeoutMs`. */

@@ -1,8 +1,10 @@
 // Opens a fresh database file with a registered, leased stream: the state an ingester is in
 // right before its first commit.
 import { join } from 'node:path';
-import type { NormalizedChange } from '../../src/normalize/change.js';
-import { BatchWriter, emptyBatch, type Batch } from '../../src/store/batch-writer.js';
+import type { NormalizedChange } from '../../src/core/change.js';
+import type { StoredStreamView } from '../../src/core/source.js';
+import { BatchWriter } from '../../src/store/batch-writer.js';
+import { emptyBatch, type Batch } from '../../src/core/batch.js';
 import { openDatabase, type OpenOptions, type SinkDatabase } from '../../src/store/database.js';
 import { acquireLease, type Lease } from '../../src/store/lease.js';
 import { registerStream } from '../../src/store/streams.js';
@@ -45,3 +47,10 @@ export function batchOf(changes: NormalizedChange[], cursor: string | null): Bat
     cursor,
   };
 }
+
+/** The committed state of a stream that has stored nothing yet, for sources read without a store. */
+export const nothingStored: StoredStreamView = {
+  documents: async () => new Map(),
+  openGaps: async () => [],
+  oldestEventAt: async () => null,
+};

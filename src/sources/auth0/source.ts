@@ -1,15 +1,15 @@
 // The Auth0 source: reads `/api/v2/events` from the stored cursor, turns frames into source
 // events, and applies the spec's rules for error frames and refusals (401, 403, 410, 400).
-import { CursorExpiredError, UpstreamStopError, UsageError } from '../../errors.js';
-import type { Logger } from '../../log.js';
-import { normalizeAuth0Event } from '../../normalize/auth0.js';
-import { nowTime, timeAt } from '../../normalize/time.js';
+import { CursorExpiredError, UpstreamStopError, UsageError } from '../../common/errors.js';
+import type { Logger } from '../../core/logger.js';
+import { normalizeAuth0Event } from './normalize.js';
+import { nowTime, timeAt } from '../../common/time.js';
 import { readSseStream, SseHttpError, type SseClientOptions } from '../../sse/client.js';
 import { ConnectionPacer } from '../../sse/pacer.js';
-import { bodyExcerpt, pause } from '../../sse/wait.js';
-import type { ConnectionEvent } from '../../sse/types.js';
-import type { ReadContext, Source } from '../source.js';
-import type { SourceEvent } from '../source-event.js';
+import { bodyExcerpt, pause } from '../../common/wait.js';
+import type { ConnectionEvent } from '../../core/connection-event.js';
+import type { ReadContext, Source } from '../../core/source.js';
+import type { SourceEvent } from '../../core/source-event.js';
 import { interpretAuth0Frame } from './frames.js';
 import { auth0Timestamp, buildEventsUrl, eventsRequestHeaders, type Auth0StartPosition, type Auth0StreamConfig } from './requests.js';
 

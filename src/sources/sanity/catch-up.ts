@@ -1,20 +1,13 @@
 // Rebuilds, from the History API, the mutation events a listener would have sent for a range of
 // transactions: which documents each touched, what they were before and after (revisions), and
 // whether the stream's filter matched them then (groq-js). Oldest first, a transaction at a time.
-import { mutationEventId, mutationTarget, type SanityDocument, type SanityMutationEvent, type Transition } from '../../normalize/sanity.js';
-import { timeAt } from '../../normalize/time.js';
+import { mutationEventId, mutationTarget, type SanityDocument, type SanityMutationEvent, type Transition } from './normalize.js';
+import { timeAt } from '../../common/time.js';
+import type { StoredDocument } from '../../core/source.js';
 import type { DocumentFilter } from './filter.js';
 import { fetchDocumentsAt, type HistoryTransaction, type SanityHttpContext, type TransactionPage } from './history-client.js';
 
 /** What sse-sink holds of a document: the revision of the last event stored, and whether it matched then. */
-export interface KnownDocument {
-  rev: string | null;
-  /** The last event was a `disappear`: deleted, or it stopped matching the filter. */
-  deleted: boolean;
-  /** Upstream time of the last event stored: transactions up to it are history already held. */
-  updatedAt: string | null;
-}
-
 export interface RebuildOptions {
   http: SanityHttpContext;
   matches: DocumentFilter;
@@ -23,7 +16,7 @@ export interface RebuildOptions {
   includeResult: boolean;
   includePreviousRevision: boolean;
   /** The stored state of documents; documents not in it are looked up as they were before their first transaction. */
-  known: ReadonlyMap<string, KnownDocument>;
+  known: ReadonlyMap<string, StoredDocument>;
 }
 
 /** One document as the rebuild tracks it between transactions. */
@@ -74,7 +67,7 @@ export async function* rebuildTransactions(pages: AsyncIterable<TransactionPage>
 }
 
 /** A transaction at or before the last stored event of a known document is history already stored. */
-function heldAlready(known: KnownDocument | undefined, transaction: HistoryTransaction): boolean {
+function heldAlready(known: StoredDocument | undefined, transaction: HistoryTransaction): boolean {
   return known?.updatedAt != null && transaction.timestamp <= known.updatedAt;
 }
 

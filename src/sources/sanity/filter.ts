@@ -1,6 +1,6 @@
 // The stream's GROQ filter, evaluated by groq-js (Sanity's own GROQ engine) on one document: what
 // decides, for a document rebuilt from the History API, whether the listener would have sent it.
-import type { SanityDocument } from '../../normalize/sanity.js';
+import type { SanityDocument } from './normalize.js';
 
 export type DocumentFilter = (doc: SanityDocument) => Promise<boolean>;
 

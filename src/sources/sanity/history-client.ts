@@ -3,9 +3,9 @@
 // at once. Transient failures (network, 5xx, 429 with Retry-After, an error line) are retried.
 import { request } from 'undici';
 import { parseRetryAfterMs } from '../../sse/client.js';
-import { bodyExcerpt, pause } from '../../sse/wait.js';
-import { canonicalTime } from '../../normalize/time.js';
-import type { SanityDocument } from '../../normalize/sanity.js';
+import { bodyExcerpt, pause } from '../../common/wait.js';
+import { canonicalTime } from '../../common/time.js';
+import type { SanityDocument } from './normalize.js';
 import {
   buildDocumentsUrl,
   buildTransactionsUrl,

@@ -3,41 +3,30 @@
 // resume, downtime), and repairs revision gaps the writer reports. Every change it yields goes
 // through the same normalizer, a transaction at a time.
 import { setMaxListeners } from 'node:events';
-import { SinkError, ExitCode, UpstreamStopError, UsageError } from '../../errors.js';
-import type { Logger } from '../../log.js';
-import type { NormalizeFailure, NormalizeResult } from '../../normalize/change.js';
+import { SinkError, ExitCode, UpstreamStopError, UsageError } from '../../common/errors.js';
+import type { Logger } from '../../core/logger.js';
+import type { NormalizeFailure, NormalizeResult } from '../../core/change.js';
 import {
   mutationEventId,
   normalizeSanityMutationEvent,
   parseMutationEvent,
   type ParsedMutationEvent,
   type SanityMutationEvent,
-} from '../../normalize/sanity.js';
-import { nowTime } from '../../normalize/time.js';
-import type { CommitResult } from '../../store/batch-writer.js';
+} from './normalize.js';
+import { nowTime } from '../../common/time.js';
+import type { CommitResult } from '../../core/batch.js';
 import { readSseStream, SseHttpError, type SseClientOptions } from '../../sse/client.js';
 import type { ConnectContext, ConnectRequest, SseFrame } from '../../sse/types.js';
-import type { ReadContext, Source } from '../source.js';
-import type { GapRecord, SourceEvent, UpstreamEvent } from '../source-event.js';
-import { rebuildTransactions, type KnownDocument, type RebuildOptions } from './catch-up.js';
+import type { ReadContext, Source, StoredDocument } from '../../core/source.js';
+import type { GapRecord, SourceEvent, UpstreamEvent } from '../../core/source-event.js';
+import { rebuildTransactions, type RebuildOptions } from './catch-up.js';
 import { createDocumentFilter, type DocumentFilter } from './filter.js';
 import { interpretFrame, type SanityFrame } from './frames.js';
 import { HistoryAccessError, HistoryUnavailableError, readTransactionPages, type SanityHttpContext, type TransactionScope } from './history-client.js';
 import { buildListenUrl, type ResumeMode, type SanityListenConfig } from './requests.js';
 
-/** What the source may read back from the database (read-only, committed state). */
-export interface SanityStoreView {
-  /** The stream's documents with the revision and time of the last event stored for each. */
-  documents(): Map<string, KnownDocument>;
-  /** Revision gaps an earlier run detected but did not get to repair. */
-  openRevisionGaps(): RevisionGap[];
-  /** Reasons of catch-ups an earlier run recorded as `open` (History failed): the next complete catch-up covers them. */
-  openCatchUps(): string[];
-  /** Upstream time of the stream's oldest stored event: history before it is not the stream's. */
-  oldestEventAt(): string | null;
-}
-
-export interface RevisionGap {
+/** A revision gap to repair: found by the store at a commit, or left open by an earlier run. */
+interface RevisionGap {
   documentId: string;
   /** The revision we held. */
   found: string | null;
@@ -50,7 +39,6 @@ export interface SanitySourceOptions {
   resume: ResumeMode;
   /** Reads the current token (or undefined for a public dataset); called before every request. */
   token: () => string | undefined;
-  store?: SanityStoreView;
   /** Options passed through to the SSE client (timeouts, backoff), e.g. by tests. */
   sse?: Partial<Omit<SseClientOptions, 'connect' | 'signal'>>;
   /** History request attempts and first retry delay (defaults 6 and 250 ms). */
@@ -93,18 +81,22 @@ const CATCH_UP_OVERLAP_MS = 1000;
 // welcome counts, measured with our own clock: allow for it being ahead of Sanity's.
 const CLOCK_SKEW_MS = 60_000;
 
-export class SanitySource implements Source {
+/**
+ * A mutation event as the reader yields it: the reader parses every frame once (to follow
+ * revisions and times), and the normalizer takes that parse over. An event without it (one read
+ * back from elsewhere) is parsed from its data.
+ */
+export interface SanityUpstreamEvent extends UpstreamEvent {
+  parsed?: ParsedMutationEvent | NormalizeFailure;
+}
+
+type SanitySourceEvent = SourceEvent<SanityUpstreamEvent>;
+
+export class SanitySource implements Source<SanityUpstreamEvent> {
   readonly kind = 'sanity' as const;
   readonly definition: Record<string, unknown>;
-  /**
-   * The event last yielded and its parse, which normalize() takes over: the runner normalizes each
-   * event before it reads the next, so every frame is parsed once. (A WeakMap of every event read
-   * did the same, and its garbage collection took a quarter of the reader's CPU.)
-   */
-  private lastYielded: UpstreamEvent | undefined;
-  private lastParsed: ParsedMutationEvent | NormalizeFailure | undefined;
   /** Documents seen in this process (they may not be committed yet), overriding the store's. */
-  private readonly seen = new Map<string, KnownDocument>();
+  private readonly seen = new Map<string, StoredDocument>();
   private readonly repairs: RevisionGap[] = [];
   private wakeReader: () => void = () => {};
   /** The live transaction being read, to tell the runner not to commit half of it. */
@@ -115,13 +107,12 @@ export class SanitySource implements Source {
     this.definition = sanityDefinition(options.config);
   }
 
-  read(context: ReadContext): AsyncIterable<SourceEvent> {
+  read(context: ReadContext): AsyncIterable<SourceEvent<SanityUpstreamEvent>> {
     return this.readEvents(context);
   }
 
-  normalize(event: UpstreamEvent): NormalizeResult {
-    const parsed = event === this.lastYielded && this.lastParsed ? this.lastParsed : parseMutationEvent(event.data);
-    return normalizeSanityMutationEvent(parsed, event.data);
+  normalize(event: SanityUpstreamEvent): NormalizeResult {
+    return normalizeSanityMutationEvent(event.parsed ?? parseMutationEvent(event.data), event.data);
   }
 
   /** Revision mismatches found by the writer are repaired from the History API by the reader. */
@@ -133,7 +124,7 @@ export class SanitySource implements Source {
     if (this.repairs.length > 0) this.wakeReader();
   }
 
-  private async *readEvents(context: ReadContext): AsyncGenerator<SourceEvent> {
+  private async *readEvents(context: ReadContext): AsyncGenerator<SanitySourceEvent> {
     const { signal, log } = context;
     const { config } = this.options;
     // History requests listen to the abort: a signal of their own keeps Node from warning about
@@ -157,9 +148,17 @@ export class SanitySource implements Source {
       completeThroughIsLocal: false,
       connection: null,
       since: context.since,
-      openCatchUps: this.options.store?.openCatchUps() ?? [],
+      openCatchUps: [],
     };
-    this.repairs.push(...(this.options.store?.openRevisionGaps() ?? []));
+    const openGaps = await context.stored.openGaps();
+    // Catch-ups an earlier run recorded as `open` (History failed): the next complete catch-up covers them.
+    state.openCatchUps = [...new Set(openGaps.filter((row) => row.documentId === null).map((row) => row.reason))];
+    // Revision gaps an earlier run detected but did not get to repair.
+    for (const row of openGaps) {
+      if (row.reason !== 'revision-mismatch' || row.documentId === null) continue;
+      const detail = JSON.parse(row.detail ?? '{}') as { found?: string | null; expected?: string | null };
+      this.repairs.push({ documentId: row.documentId, found: detail.found ?? null, expected: detail.expected ?? null });
+    }
 
     const connect = (ctx: ConnectContext): ConnectRequest => {
       const resumeFrom = this.options.resume === 'off' ? null : (state.lastEventId ?? ctx.lastEventId ?? null);
@@ -209,7 +208,7 @@ export class SanitySource implements Source {
   }
 
   /** Work on History that yields nothing for a while is not the upstream being idle. */
-  private async *busy(context: ReadContext, work: AsyncGenerator<SourceEvent>): AsyncGenerator<SourceEvent> {
+  private async *busy(context: ReadContext, work: AsyncGenerator<SanitySourceEvent>): AsyncGenerator<SanitySourceEvent> {
     context.onBusy?.(true);
     try {
       yield* work;
@@ -218,17 +217,16 @@ export class SanitySource implements Source {
     }
   }
 
-  private liveEvent(meaning: Extract<SanityFrame, { kind: 'mutation' }>, state: ReaderState): UpstreamEvent {
+  private liveEvent(meaning: Extract<SanityFrame, { kind: 'mutation' }>, state: ReaderState): SanityUpstreamEvent {
     const parsed = parseMutationEvent(meaning.data);
     const event = 'error' in parsed ? null : parsed.event;
     const cursor = meaning.id ?? (event ? mutationEventId(event.transactionId, event.documentId) : null);
-    const item: UpstreamEvent = { kind: 'event', frameEvent: 'mutation', data: meaning.data, cursor };
+    const item: SanityUpstreamEvent = { kind: 'event', frameEvent: 'mutation', data: meaning.data, cursor, parsed };
     if (event) {
       this.remember(event);
       advanceCompleteThrough(state, (parsed as ParsedMutationEvent).occurredAt);
       if (this.moreOfLiveTransaction(event)) item.moreInTransaction = true;
     }
-    this.handOver(item, parsed);
     if (cursor) state.lastEventId = cursor;
     return item;
   }
@@ -249,7 +247,7 @@ export class SanitySource implements Source {
     meaning: Exclude<SanityFrame, { kind: 'mutation' }>,
     state: ReaderState,
     work: Work,
-  ): AsyncGenerator<SourceEvent> {
+  ): AsyncGenerator<SanitySourceEvent> {
     const { log } = work;
     switch (meaning.kind) {
       case 'keepalive':
@@ -307,7 +305,7 @@ export class SanitySource implements Source {
    * dataset-wide list, page by page) and yields what the listener would have sent, a transaction
    * at a time, then the catch-up's gap row: `repaired` only when the whole range was read.
    */
-  private async *catchUp(reason: CatchUpReason, state: ReaderState, work: Work): AsyncGenerator<SourceEvent> {
+  private async *catchUp(reason: CatchUpReason, state: ReaderState, work: Work): AsyncGenerator<SanitySourceEvent> {
     const { http, log } = work;
     const toTime = nowTime();
     const fromTime = state.completeThrough;
@@ -323,7 +321,7 @@ export class SanitySource implements Source {
     const scope: TransactionScope = { fromTime: historyFrom, toTime };
     const progress = { changes: 0, transactions: 0 };
     try {
-      for await (const item of this.rebuild(scope, this.knownDocuments(), http, progress)) {
+      for await (const item of this.rebuild(scope, await this.knownDocuments(work.context), http, progress)) {
         if ('raw' in item) {
           yield item;
           continue;
@@ -358,17 +356,17 @@ export class SanitySource implements Source {
    * the newer event continued from. Without a held revision (the document was never stored), from
    * the stream's oldest event on.
    */
-  private async *repairGap(repair: RevisionGap, work: Work): AsyncGenerator<SourceEvent> {
+  private async *repairGap(repair: RevisionGap, work: Work): AsyncGenerator<SanitySourceEvent> {
     const { http, log } = work;
     const { documentId, found, expected } = repair;
     const scope: TransactionScope = {
       documentIds: [documentId],
       fromTransaction: found ?? undefined,
-      fromTime: found ? undefined : (this.options.store?.oldestEventAt() ?? undefined),
+      fromTime: found ? undefined : ((await work.context.stored.oldestEventAt()) ?? undefined),
       toTransaction: expected ?? undefined,
     };
-    const known = new Map<string, KnownDocument>(found ? [[documentId, { rev: found, deleted: false, updatedAt: null }]] : []);
-    const events: (UpstreamEvent & { occurredAt: string })[] = [];
+    const known = new Map<string, StoredDocument>(found ? [[documentId, { rev: found, deleted: false, updatedAt: null }]] : []);
+    const events: (SanityUpstreamEvent & { occurredAt: string })[] = [];
     const progress = { changes: 0, transactions: 0 };
     try {
       // The repair fills history only: the document row already holds the newer revision.
@@ -397,12 +395,12 @@ export class SanitySource implements Source {
   /** History pages to events, a transaction at a time; lines that are no transaction come as they are. */
   private async *rebuild(
     scope: TransactionScope,
-    known: ReadonlyMap<string, KnownDocument>,
+    known: ReadonlyMap<string, StoredDocument>,
     http: SanityHttpContext,
     progress: { changes: number; transactions: number },
     onlyDocument?: string,
     movesCursor = true,
-  ): AsyncGenerator<(UpstreamEvent & { occurredAt: string })[] | { kind: 'unreadable'; frameEvent: string; raw: string; reason: string; cursor: null }> {
+  ): AsyncGenerator<(SanityUpstreamEvent & { occurredAt: string })[] | { kind: 'unreadable'; frameEvent: string; raw: string; reason: string; cursor: null }> {
     const { config } = this.options;
     const options: RebuildOptions = {
       http,
@@ -428,9 +426,12 @@ export class SanitySource implements Source {
    * id the listener gives the same change, so a restart can resume after it. A repaired event is
    * older than the stream's position and leaves the cursor alone.
    */
-  private historyEvent(event: SanityMutationEvent, movesCursor: boolean, moreInTransaction: boolean): UpstreamEvent & { occurredAt: string } {
+  private historyEvent(event: SanityMutationEvent, movesCursor: boolean, moreInTransaction: boolean): SanityUpstreamEvent & { occurredAt: string } {
     const cursor = movesCursor ? mutationEventId(event.transactionId, event.documentId) : null;
-    const item: UpstreamEvent & { occurredAt: string } = { kind: 'event', frameEvent: 'mutation', data: JSON.stringify(event), cursor, occurredAt: event.timestamp };
+    const data = JSON.stringify(event);
+    const item: SanityUpstreamEvent & { occurredAt: string } = {
+      kind: 'event', frameEvent: 'mutation', data, cursor, parsed: parseMutationEvent(data), occurredAt: event.timestamp,
+    };
     if (moreInTransaction) item.moreInTransaction = true;
     this.remember(event);
     return item;
@@ -444,11 +445,6 @@ export class SanitySource implements Source {
     return this.filter;
   }
 
-  private handOver(item: UpstreamEvent, parsed: ParsedMutationEvent | NormalizeFailure): void {
-    this.lastYielded = item;
-    this.lastParsed = parsed;
-  }
-
   private remember(event: SanityMutationEvent): void {
     this.seen.set(event.documentId, {
       rev: event.resultRev ?? event.transactionId,
@@ -457,8 +453,8 @@ export class SanitySource implements Source {
     });
   }
 
-  private knownDocuments(): Map<string, KnownDocument> {
-    const known = this.options.store?.documents() ?? new Map<string, KnownDocument>();
+  private async knownDocuments(context: ReadContext): Promise<Map<string, StoredDocument>> {
+    const known = await context.stored.documents();
     for (const [id, document] of this.seen) known.set(id, document);
     return known;
   }

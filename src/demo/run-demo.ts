@@ -1,18 +1,18 @@
 // `sse-sink demo`: sse-sink working end to end without any account. Simulated Auth0 and Sanity
 // upstreams on 127.0.0.1, both ingested into one database, then a few queries and their results.
 import { existsSync, rmSync } from 'node:fs';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../common/errors.js';
 import { SanitySource } from '../sources/sanity/source.js';
-import { openDatabaseReadOnly } from '../store/database.js';
-import { eventEntry, keepAlive, offsetAt, serveAfterCursor } from '../testing/auth0-simulator.js';
-import { simulatedTenantSource } from '../testing/auth0-tenant-source.js';
-import { demoTenantEvents } from '../testing/demo-tenant.js';
-import { simulatedDatasetConfig } from '../testing/sanity-dataset-config.js';
-import { randomScript, SanitySimulator, startSanitySimulator } from '../testing/sanity-simulator.js';
-import { startSseTestServer } from '../testing/sse-server.js';
-import { formatRows } from './format.js';
-import { runIngestPlans, type IngestPlan } from './ingest-options.js';
-import { sqliteStoreView } from './ingest-sanity.js';
+import { openReadableStore } from '../store/open-store.js';
+import { eventEntry, keepAlive, offsetAt, serveAfterCursor } from '../simulators/auth0-simulator.js';
+import { simulatedTenantSource } from './auth0-source.js';
+import { demoTenantEvents } from '../simulators/demo-tenant.js';
+import { simulatedDatasetConfig } from './sanity-config.js';
+import { randomScript, SanitySimulator, startSanitySimulator } from '../simulators/sanity-simulator.js';
+import { startSseTestServer } from '../simulators/sse-server.js';
+import { formatRows } from '../cli/format.js';
+import type { IngestPlan } from '../cli/ingest-options.js';
+import { runIngestPlans } from '../cli/run-plans.js';
 
 const AUTH0_STREAM = 'demo-auth0';
 const SANITY_STREAM = 'demo-sanity';
@@ -50,7 +50,7 @@ export interface DemoOptions {
 }
 
 export async function runDemo({ db, print }: DemoOptions): Promise<void> {
-  replacePreviousDemo(db);
+  await replacePreviousDemo(db);
   const started = Date.now();
   const tenant = demoTenantEvents();
   const auth0 = await startSseTestServer(
@@ -71,15 +71,15 @@ export async function runDemo({ db, print }: DemoOptions): Promise<void> {
   try {
     print(`sse-sink demo: simulated Auth0 tenant at ${auth0.url}, Sanity dataset at ${sanity.url}; ingesting into ${db}`);
     // Warnings only: the progress line (on a TTY) and the results below tell the story.
-    await runIngestPlans(demoPlans(db, auth0.url, sanity.url), { db, durable: false, observe: { logLevel: 'warn' } });
+    await runIngestPlans(demoPlans(auth0.url, sanity.url), { db, durable: false, observe: { logLevel: 'warn' } });
   } finally {
     clearInterval(live);
     await Promise.all([auth0.close(), sanity.close()]);
   }
-  printResults(db, (Date.now() - started) / 1000, print);
+  await printResults(db, (Date.now() - started) / 1000, print);
 }
 
-function demoPlans(db: string, auth0Url: string, sanityUrl: string): IngestPlan[] {
+function demoPlans(auth0Url: string, sanityUrl: string): IngestPlan[] {
   return [
     {
       checked: { stream: AUTH0_STREAM, since: null, untilIdleMs: IDLE_MS },
@@ -91,7 +91,6 @@ function demoPlans(db: string, auth0Url: string, sanityUrl: string): IngestPlan[
         config: simulatedDatasetConfig(sanityUrl, { projectId: 'demo', query: '*[_type in ["post", "author"]]' }),
         resume: 'enable-resume',
         token: () => undefined,
-        store: sqliteStoreView(db, SANITY_STREAM),
       }),
     },
   ];
@@ -99,33 +98,36 @@ function demoPlans(db: string, auth0Url: string, sanityUrl: string): IngestPlan[
 
 // The demo's upstreams are new each run (new ports, new cursors): it starts from an empty database,
 // and refuses to replace one that holds anything but its own streams.
-function replacePreviousDemo(db: string): void {
+async function replacePreviousDemo(db: string): Promise<void> {
   if (!existsSync(db)) return;
-  const sink = openDatabaseReadOnly(db);
-  let others: { name: string }[];
+  let others: string[];
   try {
-    others = sink.sqlite.prepare("SELECT name FROM streams WHERE name NOT IN (?, ?)").all(AUTH0_STREAM, SANITY_STREAM) as { name: string }[];
+    const store = openReadableStore(db);
+    try {
+      others = (await store.status()).map((s) => s.name).filter((name) => name !== AUTH0_STREAM && name !== SANITY_STREAM);
+    } finally {
+      await store.close();
+    }
   } catch {
-    others = [{ name: '(not an sse-sink database)' }];
-  } finally {
-    sink.close();
+    others = ['(not an sse-sink database)'];
   }
   if (others.length) {
-    throw new UsageError(`${db} holds other streams (${others.map((o) => o.name).join(', ')}); run the demo with --db <new file>`);
+    throw new UsageError(`${db} holds other streams (${others.join(', ')}); run the demo with --db <new file>`);
   }
   for (const suffix of ['', '-wal', '-shm']) rmSync(`${db}${suffix}`, { force: true });
 }
 
-function printResults(db: string, seconds: number, print: (text: string) => void): void {
-  const sink = openDatabaseReadOnly(db);
+async function printResults(db: string, seconds: number, print: (text: string) => void): Promise<void> {
+  const store = openReadableStore(db);
   try {
-    const counts = sink.sqlite.prepare('SELECT name, events_total FROM streams ORDER BY name').all() as { name: string; events_total: number }[];
-    print(`\ningested ${counts.map((c) => `${c.events_total} events from ${c.name}`).join(' and ')} in ${seconds.toFixed(1)} s\n`);
+    const streams = await store.status();
+    print(`\ningested ${streams.map((s) => `${s.eventsTotal} events from ${s.name}`).join(' and ')} in ${seconds.toFixed(1)} s\n`);
     for (const { title, sql } of DEMO_QUERIES) {
-      print(`${title}:\n${formatRows(sink.sqlite.prepare(sql).all() as Record<string, unknown>[], 'table')}\n`);
+      const { columns, rows } = await store.query(sql);
+      print(`${title}:\n${formatRows(rows, 'table', columns)}\n`);
     }
   } finally {
-    sink.close();
+    await store.close();
   }
   print(
     [

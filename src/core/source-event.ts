@@ -48,4 +48,4 @@ export interface GapRecord {
   resolvesOpen?: boolean;
 }
 
-export type SourceEvent = UpstreamEvent | Heartbeat | UnreadableFrame | GapRecord;
+export type SourceEvent<E extends UpstreamEvent = UpstreamEvent> = E | Heartbeat | UnreadableFrame | GapRecord;

@@ -3,16 +3,16 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
-import { errorFrame, offsetAt, type Pace } from './auth0-simulator.js';
+import { errorFrame, offsetAt, type Pace } from '../src/simulators/auth0-simulator.js';
 import { randomAuth0Script, serveAuth0Script, type Auth0Script } from './auth0-script.js';
 import { expectedDocuments, expectedMutations, readSanityTables, type Row } from './sanity-expected.js';
-import { randomScript, SanitySimulator, seededRandom } from './sanity-simulator.js';
-import { collect, spawnCli } from './cli-process.js';
+import { randomScript, SanitySimulator, seededRandom } from '../src/simulators/sanity-simulator.js';
+import { builtHarnessPath, collect, spawnCli } from './cli-process.js';
 import { runDiskFullFault } from './disk-full.js';
-import { encodeFrame, startSseTestServer, type Handler, type Reply, type ScriptStep, type SseTestServer } from './sse-server.js';
+import { encodeFrame, startSseTestServer, type Handler, type Reply, type ScriptStep, type SseTestServer } from '../src/simulators/sse-server.js';
 
 export const FAULT_KINDS = [
   'sigkill',
@@ -49,8 +49,6 @@ export interface FaultTally {
 }
 
 export interface FaultHarnessOptions {
-  /** The built CLI, dist/src/cli/main.js. */
-  cliPath: string;
   seed: number;
   /** SIGKILLs of the ingester (both streams at once: one process). */
   kills: number;
@@ -80,17 +78,17 @@ export interface FaultHarnessResult {
 }
 
 /** A handful of each fault, for `npm test`: about 20 s. */
-export function shortFaultRun(cliPath: string, seed: number): FaultHarnessOptions {
+export function shortFaultRun(seed: number): FaultHarnessOptions {
   return {
-    cliPath, seed, kills: 8, faultsPerKind: 2, auth0Frames: 4000, sanityTransactions: 1500, oversizeFrames: 1,
+    seed, kills: 8, faultsPerKind: 2, auth0Frames: 4000, sanityTransactions: 1500, oversizeFrames: 1,
     auth0Pace: { framesPerTick: 4, tickMs: 10 }, sanityPerTick: 1, roundMs: [300, 1200],
   };
 }
 
 /** `npm run faults`: 100 SIGKILLs per source, twenty of each other fault. */
-export function longFaultRun(cliPath: string, seed: number): FaultHarnessOptions {
+export function longFaultRun(seed: number): FaultHarnessOptions {
   return {
-    cliPath, seed, kills: 100, faultsPerKind: 20, auth0Frames: 60_000, sanityTransactions: 30_000, oversizeFrames: 3,
+    seed, kills: 100, faultsPerKind: 20, auth0Frames: 60_000, sanityTransactions: 30_000, oversizeFrames: 3,
     auth0Pace: { framesPerTick: 2, tickMs: 10 }, sanityPerTick: 1, roundMs: [300, 1500],
   };
 }
@@ -260,7 +258,7 @@ export async function runFaultHarness(options: FaultHarnessOptions): Promise<Fau
     }));
     const args = ['ingest', '--all', '--config', config, '--db', db];
     const env = { PATH: process.env.PATH, HOME: process.env.HOME, FAULTS_AUTH0_TOKEN: 'tok-faults', FAULTS_SANITY_TOKEN: 'sk-faults' };
-    const lockHolderPath = join(dirname(options.cliPath), '..', 'testing', 'db-lock-holder.js');
+    const lockHolderPath = builtHarnessPath('db-lock-holder');
 
     const schedule = buildSchedule(options, random);
     let published = 0;
@@ -314,8 +312,8 @@ export async function runFaultHarness(options: FaultHarnessOptions): Promise<Fau
       life = { delivered: [], ended: false };
       const auth0Before = auth0Server.requests.length;
       const sanityBefore = sanityListens();
-      const child = spawnCli(options.cliPath, args, env);
-      const exited = collect(child);
+      const child = spawnCli(args, env);
+      const exited = collect(child, { tailOnly: true });
       let exitedEarly = false;
       void exited.then(() => (exitedEarly = true));
       const connected = Date.now();
@@ -342,7 +340,7 @@ export async function runFaultHarness(options: FaultHarnessOptions): Promise<Fau
         problems.push(...violations.problems.map((p) => `after SIGKILL ${round + 1}: ${p}`));
         if (violations.problems.length === 0) survived.set('sigkill', survived.get('sigkill')! + 1);
       } else {
-        problems.push(`round ${round + 1}: the ingester exited by itself (code ${result.code}): ${result.stderrTail.trim().split('\n').slice(-3).join(' | ')}`);
+        problems.push(`round ${round + 1}: the ingester exited by itself (code ${result.code}): ${result.stderr.trim().split('\n').slice(-3).join(' | ')}`);
       }
       if ((round + 1) % 10 === 0) log(`round ${round + 1}/${options.kills}: ${auth0Server.requests.length} Auth0 connections, ${sanityListens()} Sanity listens`);
     }
@@ -359,8 +357,8 @@ export async function runFaultHarness(options: FaultHarnessOptions): Promise<Fau
     while (published < sanityScript.length) await sleep(20);
     paced = false;
     life = { delivered: [], ended: false };
-    const final = await collect(spawnCli(options.cliPath, [...args, '--until-idle', '3'], env));
-    if (final.code !== 0) problems.push(`the final run exited with ${final.code ?? final.signal}: ${final.stderrTail.trim().split('\n').slice(-3).join(' | ')}`);
+    const final = await collect(spawnCli([...args, '--until-idle', '3'], env), { tailOnly: true });
+    if (final.code !== 0) problems.push(`the final run exited with ${final.code ?? final.signal}: ${final.stderr.trim().split('\n').slice(-3).join(' | ')}`);
 
     const auth0Check = checkAuth0(db, auth0Script);
     const sanityCheck = checkSanity(db, sim);
@@ -387,7 +385,7 @@ export async function runFaultHarness(options: FaultHarnessOptions): Promise<Fau
 
     // Disk full has a database of its own, on a tiny tmpfs: the other streams' runs need room.
     const skipped: string[] = [];
-    const diskFull = await runDiskFullFault(options.cliPath, options.seed + 3);
+    const diskFull = await runDiskFullFault(options.seed + 3);
     if (diskFull.skipped) skipped.push(`disk-full: ${diskFull.skipped}`);
     else log(`disk-full: the ingester stopped with: ${diskFull.message}`);
     injected.set('disk-full', diskFull.injected);

@@ -1,8 +1,8 @@
 // A seeded Auth0 event stream of every event family, with the upstream's own faults in it
 // (redeliveries, late events, cut-off frames, invalid UTF-8, frames over the client's limit) and the
 // rows it must leave, worked out here. The crash test, the fault harness and the soak all play it.
-import { eventEntry, heartbeatEntry, malformedEntry, offsetAt, type CloudEvent, type Pace } from './auth0-simulator.js';
-import type { Handler, ScriptStep } from './sse-server.js';
+import { eventEntry, heartbeatEntry, malformedEntry, offsetAt, type CloudEvent, type Pace } from '../src/simulators/auth0-simulator.js';
+import type { Handler, ScriptStep } from '../src/simulators/sse-server.js';
 
 /** A 20 MB frame: over the limit the fault harness sets (FAULTS_MAX_FRAME_BYTES), so a dead letter, not a failure. */
 export const OVERSIZE_FRAME_BYTES = 20_000_000;

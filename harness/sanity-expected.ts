@@ -2,7 +2,7 @@
 // code under test), and readers that put the real tables in the same shape. Used by the tests and
 // the fault harness.
 import Database from 'better-sqlite3';
-import type { SimulatedChange, SimulatedDocument, SimulatedMutation } from './sanity-simulator.js';
+import type { SimulatedChange, SimulatedDocument, SimulatedMutation } from '../src/simulators/sanity-simulator.js';
 
 export interface ExpectOptions {
   includeResult: boolean;

@@ -1,7 +1,7 @@
 // Auth0 Events API frames -> one `events` row and the projection ops for users, organizations,
 // groups and their memberships. Pure: no I/O, one function per event family.
-import type { ColumnValues, NormalizeResult, ProjectionOp, ProjectionTable } from './change.js';
-import { canonicalTime } from './time.js';
+import type { ColumnValues, NormalizeResult, ProjectionOp, ProjectionTable } from '../../core/change.js';
+import { canonicalTime } from '../../common/time.js';
 
 /** The 22 event types of the Auth0 spec, all projected. Others are stored and counted only. */
 export const AUTH0_EVENT_TYPES = [

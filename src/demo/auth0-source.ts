@@ -2,7 +2,7 @@
 // the tests and the bench: the simulator itself imports no code under test.
 import { auth0StreamConfig } from '../sources/auth0/requests.js';
 import { createAuth0Source, type Auth0SourceOptions } from '../sources/auth0/source.js';
-import type { Source } from '../sources/source.js';
+import type { Source } from '../core/source.js';
 
 /**
  * The Auth0 source against a simulated tenant at `url`: every event type, a fixed token, and a stop

@@ -1,8 +1,8 @@
 // Pure Sanity normalization: one listen `mutation` event (or one rebuilt from the History API in
 // the same shape) to its `events` row, `document_mutations` row and `documents` put.
-import type { ColumnValues, NormalizeFailure, NormalizeResult, ProjectionOp } from './change.js';
+import type { ColumnValues, NormalizeFailure, NormalizeResult, ProjectionOp } from '../../core/change.js';
 import { memberTexts } from './json-members.js';
-import { canonicalTime } from './time.js';
+import { canonicalTime } from '../../common/time.js';
 
 export type Transition = 'appear' | 'update' | 'disappear';
 const TRANSITIONS: readonly string[] = ['appear', 'update', 'disappear'];

@@ -58,3 +58,13 @@ export class LeaseLostError extends SinkError {
     super(`stream "${stream}" was taken over by another ingester; stopping without writing`, ExitCode.streamBusy);
   }
 }
+
+/**
+ * The database stayed locked (another writer, a backup) past its timeout: nothing was written, and
+ * the same batch may be committed again. The message says what to do when it is final.
+ */
+export class DatabaseBusyError extends SinkError {
+  constructor(message: string) {
+    super(message, ExitCode.runtime);
+  }
+}

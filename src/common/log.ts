@@ -2,21 +2,13 @@
 // pino-pretty text on a TTY. Fields never carry secrets; keys that name one are redacted anyway.
 import { pino, stdSerializers, type DestinationStream } from 'pino';
 import PinoPretty from 'pino-pretty';
+import type { Logger } from '../core/logger.js';
+
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type LogFormat = 'json' | 'pretty';
-export type LogFields = Record<string, unknown>;
-
 export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 export const LOG_FORMATS: readonly LogFormat[] = ['json', 'pretty'];
-
-export interface Logger {
-  debug(message: string, fields?: LogFields): void;
-  info(message: string, fields?: LogFields): void;
-  warn(message: string, fields?: LogFields): void;
-  error(message: string, fields?: LogFields): void;
-  child(fields: LogFields): Logger;
-}
 
 export interface LoggerOptions {
   /** Default `info`. */

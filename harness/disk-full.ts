@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { randomAuth0Script, serveAuth0Script } from './auth0-script.js';
-import { seededRandom } from './sanity-simulator.js';
-import { startSseTestServer } from './sse-server.js';
+import { seededRandom } from '../src/simulators/sanity-simulator.js';
+import { startSseTestServer } from '../src/simulators/sse-server.js';
 import { collect, spawnCli } from './cli-process.js';
 
 export interface DiskFullResult {
@@ -41,7 +41,7 @@ function mountTinyTmpfs(): { dir: string; grow: () => void; unmount: () => void 
   };
 }
 
-export async function runDiskFullFault(cliPath: string, seed: number): Promise<DiskFullResult> {
+export async function runDiskFullFault(seed: number): Promise<DiskFullResult> {
   const mount = mountTinyTmpfs();
   if (typeof mount === 'string') return { skipped: mount, injected: 0, survived: 0, lost: 0, doubled: 0, problems: [] };
   const script = randomAuth0Script({ frames: 6000, random: seededRandom(seed) });
@@ -52,22 +52,22 @@ export async function runDiskFullFault(cliPath: string, seed: number): Promise<D
     const db = join(mount.dir, 'full.db');
     const args = ['ingest', 'auth0', '--stream', 'tenant', '--domain', 'tenant.eu.auth0.com', '--url', server.url, '--db', db];
     const env = { PATH: process.env.PATH, HOME: process.env.HOME, AUTH0_TOKEN: 'tok-full' };
-    const full = await collect(spawnCli(cliPath, [...args, '--until-idle', '5'], env));
-    result.message = full.stderrTail.trim().split('\n').at(-1);
+    const full = await collect(spawnCli([...args, '--until-idle', '5'], env), { tailOnly: true });
+    result.message = full.stderr.trim().split('\n').at(-1);
     if (full.code === 0) {
       result.problems.push('the ingester did not notice the full disk (exit 0)');
       return result;
     }
     result.injected = 1;
-    if (!/disk|full|space/i.test(full.stderrTail)) result.problems.push(`the message does not say the disk is full: ${result.message}`);
+    if (!/disk|full|space/i.test(full.stderr)) result.problems.push(`the message does not say the disk is full: ${result.message}`);
     const before = committed(db, positions, script.eventIds, script.firstArrival);
     result.lost += before.lost;
     result.doubled += before.doubled;
     result.problems.push(...before.problems.map((p) => `after the disk filled up: ${p}`));
 
     mount.grow();
-    const again = await collect(spawnCli(cliPath, [...args, '--until-idle', '2'], env));
-    if (again.code !== 0) result.problems.push(`with room again the ingester exited ${again.code}: ${again.stderrTail.trim().split('\n').at(-1)}`);
+    const again = await collect(spawnCli([...args, '--until-idle', '2'], env), { tailOnly: true });
+    if (again.code !== 0) result.problems.push(`with room again the ingester exited ${again.code}: ${again.stderr.trim().split('\n').at(-1)}`);
     const after = committed(db, positions, script.eventIds, script.firstArrival);
     result.lost += after.lost;
     result.doubled += after.doubled;

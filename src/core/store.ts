@@ -1,0 +1,128 @@
+// The seam between sse-sink's commands (ingest, status, query, export, rebuild, reset) and a
+// database. SQLite (src/store/sqlite-store.ts) is the first implementation; every method is
+// asynchronous so that a networked database fits the same interface.
+import type { Batch, CommitResult } from './batch.js';
+import type { NormalizeResult, ProjectionTable } from './change.js';
+import type { SourceKind, StoredStreamView } from './source.js';
+
+export interface StreamDefinition {
+  name: string;
+  source: SourceKind;
+  /** The options that define what the stream receives; compared as canonical JSON. */
+  definition: Record<string, unknown>;
+}
+
+/** Where a stream stands when an ingester takes it. */
+export interface StreamPosition {
+  /** The stored cursor; null on a first run or after a reset. */
+  cursor: string | null;
+  /** Upstream time of the newest stored event. */
+  lastEventAt: string | null;
+}
+
+/** One ingester's hold on one stream (the lease): every write of the stream goes through it. */
+export interface StreamWriter {
+  readonly stream: string;
+  readonly position: StreamPosition;
+  /** The committed state a source may consult (a Sanity catch-up's documents and open gaps). */
+  readonly stored: StoredStreamView;
+  /**
+   * Writes the batch, its projections and its cursor in one transaction, or nothing. Throws
+   * LeaseLostError when another ingester took the stream, DatabaseBusyError when the database
+   * stayed locked (nothing was written: the same batch may be committed again).
+   */
+  commit(batch: Batch): Promise<CommitResult>;
+  /** Extends the lease; false when another ingester has taken the stream over. */
+  renewLease(): Promise<boolean>;
+  /** Gives the stream up, saying why (`until-idle`, `signal`, an error): `status` shows it. */
+  release(reason: string): Promise<void>;
+}
+
+export interface StreamStatus {
+  name: string;
+  source: string;
+  /**
+   * live (an ingester holds the stream and is up to date), catching up (it holds the stream and is
+   * storing old events or repairing a gap), stopped (with the reason), or idle (never run, or reset).
+   */
+  state: string;
+  stateReason: string | null;
+  cursor: string | null;
+  cursorUpdatedAt: string | null;
+  createdAt: string;
+  lastEventAt: string | null;
+  /** Seconds between the newest stored event's upstream time and now. */
+  lagSeconds: number | null;
+  lastHeartbeatAt: string | null;
+  eventsTotal: number;
+  eventsByType: Record<string, number>;
+  duplicatesSkipped: number;
+  unknownTypes: number;
+  deadLetters: number;
+  gapsOpen: number;
+  gapsUnrepairable: number;
+  /** The newest gap not repaired, in the upstream's own words (`<reason>: <detail>`), or null. */
+  lastGapProblem: string | null;
+  catchUps: number;
+}
+
+export interface ExportFilter {
+  stream: string;
+  /** Upstream time bounds, canonical ISO text: since inclusive, until exclusive. */
+  since?: string | null;
+  until?: string | null;
+  types?: string[];
+}
+
+export interface QueryResult {
+  columns: string[];
+  rows: Record<string, unknown>[];
+}
+
+/** The stored fields of one history row that a normalizer needs again. */
+export interface StoredEvent {
+  seq: number;
+  type: string;
+  occurred_at: string;
+  payload: string;
+}
+
+/** The pure normalizer of a stream's source, applied again to its stored history. */
+export type StoredEventNormalizer = (source: SourceKind) => (event: StoredEvent) => NormalizeResult;
+
+export interface TableDifference {
+  added: number;
+  removed: number;
+  changed: number;
+}
+
+export interface RebuildReport {
+  events: number;
+  /** Stored events the normalizer now refuses (they are left out of the projections). */
+  unreadable: number;
+  differences: Partial<Record<ProjectionTable, TableDifference>>;
+}
+
+/** What `query`, `status` and `export` need: a store opened for reading can never change anything. */
+export interface ReadableStore {
+  /** A printable name of the database (a file path; a URL with its password masked). */
+  readonly description: string;
+  status(now?: number): Promise<StreamStatus[]>;
+  /** One read-only SQL statement; a statement that does not read, or does not compile, is a UsageError. */
+  query(sql: string): Promise<QueryResult>;
+  /** One JSON line (without newline) per event, oldest first, one row in memory at a time. */
+  exportEvents(filter: ExportFilter): AsyncIterable<string>;
+  close(): Promise<void>;
+}
+
+export interface Store extends ReadableStore {
+  /**
+   * Stores the stream's definition on first use (a different one under the same name is a
+   * UsageError) and takes its lease (StreamBusyError while a live ingester holds it).
+   */
+  openWriter(definition: StreamDefinition): Promise<StreamWriter>;
+  /** Recomputes the stream's projections from its history, in one transaction, under its lease. */
+  rebuild(stream: string, normalizerFor: StoredEventNormalizer): Promise<RebuildReport>;
+  /** Forgets the stream's cursor and definition (history stays); refused while it is leased. */
+  reset(stream: string): Promise<void>;
+}

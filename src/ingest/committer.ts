@@ -1,0 +1,102 @@
+// Commits a stream's batches through its StreamWriter, one at a time and in order, while the
+// reader goes on filling the next one. A locked database holds the batch and tries it again; any
+// other failure stops all further commits, so the cursor never runs ahead of its rows.
+import { DatabaseBusyError } from '../common/errors.js';
+import type { Logger } from '../core/logger.js';
+import { appendBatch, batchEvents, emptyBatch, isEmptyBatch, type Batch, type CommitResult } from '../core/batch.js';
+import type { StreamWriter } from '../core/store.js';
+
+/**
+ * While another process holds the write lock, the batch stays in memory and a commit is tried again
+ * this often; past `heldLimit` events, every new batch waits for the lock, so memory stays bounded.
+ */
+const LOCKED_RETRY_MS = 1000;
+
+export interface CommitterOptions {
+  log: Logger;
+  /** Events held while the database is locked before new batches wait for it. */
+  heldLimit: number;
+  /** After each commit; `commitSeconds` is how long the transaction took. */
+  onCommitted: (result: CommitResult, batch: Batch, commitSeconds: number) => void;
+  /** The first failure that stops the committer; the ingest loop stops reading. */
+  onFailed: (error: unknown) => void;
+}
+
+export class Committer {
+  /** The commits queued so far, in order; each waits for the one before it. */
+  private queue: Promise<void> = Promise.resolve();
+  private held: Batch | undefined;
+  private locked: { since: number; retryAt: number } | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private failure: { error: unknown } | undefined;
+
+  constructor(
+    private readonly writer: StreamWriter,
+    private readonly options: CommitterOptions,
+  ) {}
+
+  /**
+   * Queues the batch behind the commits before it. Resolves once it is being committed (or held
+   * on a locked database), so that a reader that waits for it has at most one batch in flight.
+   */
+  submit(batch: Batch): Promise<void> {
+    if (isEmptyBatch(batch)) return Promise.resolve();
+    let started!: () => void;
+    const turn = new Promise<void>((resolve) => (started = resolve));
+    this.queue = this.queue.then(() => this.commit(batch, false, started));
+    return turn;
+  }
+
+  /** Commits everything queued and held; a locked database now fails instead of being waited for. */
+  async finish(): Promise<void> {
+    clearTimeout(this.retryTimer);
+    await this.queue;
+    if (this.held && !this.failure) await this.commit(emptyBatch(), true, () => {});
+    if (this.failure) throw this.failure.error;
+  }
+
+  /** Stops retrying a held batch (the run failed; what is held is not committed). */
+  stop(): void {
+    clearTimeout(this.retryTimer);
+  }
+
+  private async commit(batch: Batch, final: boolean, started: () => void): Promise<void> {
+    const { log, heldLimit } = this.options;
+    if (this.failure) return started();
+    const toCommit = this.held ? appendBatch(this.held, batch) : batch;
+    this.held = undefined;
+    if (this.locked && !final && Date.now() < this.locked.retryAt && batchEvents(toCommit) < heldLimit) {
+      this.held = toCommit;
+      return started();
+    }
+    // A held batch over its limit: the reader waits for this try, so memory stays bounded.
+    const readerWaits = this.locked !== undefined;
+    if (!readerWaits) started();
+    const startedAt = performance.now();
+    let result: CommitResult;
+    try {
+      result = await this.writer.commit(toCommit);
+    } catch (error) {
+      if (final || !(error instanceof DatabaseBusyError)) {
+        this.failure = { error };
+        this.options.onFailed(error);
+        return;
+      }
+      // Nothing was written (the transaction could not begin): the same batch is tried again.
+      if (!this.locked) log.warn('the database is locked by another process; holding the batch and retrying', { events: batchEvents(toCommit) });
+      this.held = toCommit;
+      this.locked = { since: this.locked?.since ?? Date.now(), retryAt: Date.now() + LOCKED_RETRY_MS };
+      clearTimeout(this.retryTimer);
+      this.retryTimer = setTimeout(() => (this.queue = this.queue.then(() => this.commit(emptyBatch(), false, () => {}))), LOCKED_RETRY_MS);
+      return;
+    } finally {
+      if (readerWaits) started();
+    }
+    if (this.locked) {
+      log.info('the database lock was released; the held batch is committed', { lockedMs: Date.now() - this.locked.since });
+      this.locked = undefined;
+      clearTimeout(this.retryTimer);
+    }
+    this.options.onCommitted(result, toCommit, (performance.now() - startedAt) / 1000);
+  }
+}
