@@ -117,7 +117,7 @@ describe('Auth0 normalizer', () => {
         updated_at: '2026-03-02T09:00:00.000000Z',
       },
     });
-    expect(op.op === 'put' && JSON.parse(String(op.values.object))).toEqual((event.data as { object: unknown }).object);
+    expect(op.op === 'put' && op.table === 'users' && JSON.parse(String(op.values.object))).toEqual((event.data as { object: unknown }).object);
   });
 
   it('marks deleted entities with deleted_at instead of removing them', () => {

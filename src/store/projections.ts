@@ -2,13 +2,19 @@
 // (event time, arrival seq), with tombstones so a late "added" cannot undo a newer removal.
 import type Database from 'better-sqlite3';
 import type { RevisionMismatch } from '../core/batch.js';
-import type { ColumnValues, DetailRow, ProjectionOp, ProjectionTable } from '../core/change.js';
+import type { ColumnValues, DetailRow, ProjectionTable } from '../core/change.js';
 
 /** Where the event that carries an op stands in the order of writes. */
 export interface WriteOrder {
   eventTime: string;
   eventSeq: number;
 }
+
+/** A projection op of any table (src/core/change.ts ProjectionOp), as the store handles it: by column name. */
+type StoredOp =
+  | { op: 'put'; table: ProjectionTable; key: ColumnValues; values: ColumnValues; derived?: ColumnValues; expect?: { column: string; value: string | null } }
+  | { op: 'remove'; table: ProjectionTable; key: ColumnValues }
+  | { op: 'remove-matching'; table: ProjectionTable; match: ColumnValues };
 
 type SqlValue = string | number | null;
 
@@ -47,7 +53,7 @@ export class ProjectionApplier {
   ) {}
 
   /** Applies one op; returns a mismatch when a `put` expected another revision than the stored one. */
-  apply(op: ProjectionOp, order: WriteOrder): RevisionMismatch | undefined {
+  apply(op: StoredOp, order: WriteOrder): RevisionMismatch | undefined {
     switch (op.op) {
       case 'put':
         return this.put(op, order);
@@ -68,7 +74,7 @@ export class ProjectionApplier {
     }).run(this.stream, sqlValues(detail.values), order.eventSeq);
   }
 
-  private put(op: Extract<ProjectionOp, { op: 'put' }>, order: WriteOrder): RevisionMismatch | undefined {
+  private put(op: Extract<StoredOp, { op: 'put' }>, order: WriteOrder): RevisionMismatch | undefined {
     const { keyColumns, keyValues } = this.rowKey(op.key);
     if (this.isTombstoneNewer(op.table, keyValues, order)) return undefined;
     const valueColumns = Object.keys(op.values);
@@ -88,7 +94,7 @@ export class ProjectionApplier {
     return mismatch;
   }
 
-  private remove(op: Extract<ProjectionOp, { op: 'remove' }>, order: WriteOrder): undefined {
+  private remove(op: Extract<StoredOp, { op: 'remove' }>, order: WriteOrder): undefined {
     const { keyColumns, keyValues } = this.rowKey(op.key);
     const remove = this.statement('delete', op.table, [keyColumns], () => {
       return `DELETE FROM ${checkIdentifier(op.table)} WHERE ${whereKey(keyColumns)} AND (event_time, event_seq) < (?, ?)`;
@@ -107,7 +113,7 @@ export class ProjectionApplier {
   }
 
   /** Each older row that matches is removed as a `remove` of its key would: deleted, with a tombstone. */
-  private removeMatching(op: Extract<ProjectionOp, { op: 'remove-matching' }>, order: WriteOrder): undefined {
+  private removeMatching(op: Extract<StoredOp, { op: 'remove-matching' }>, order: WriteOrder): undefined {
     const keyColumns = this.primaryKeyColumns(op.table).filter((column) => column !== 'stream');
     const matchColumns = Object.keys(op.match);
     const rows = this.statement('select-matching', op.table, [matchColumns], () => {
@@ -151,7 +157,7 @@ export class ProjectionApplier {
    * the expected value. False when it is not (nothing was written): the caller finds out why.
    */
   private updateIfExpected(
-    op: Extract<ProjectionOp, { op: 'put' }>,
+    op: Extract<StoredOp, { op: 'put' }>,
     keyColumns: string[],
     keyValues: SqlValue[],
     valueColumns: string[],
@@ -167,7 +173,7 @@ export class ProjectionApplier {
   }
 
   private checkExpected(
-    op: Extract<ProjectionOp, { op: 'put' }>,
+    op: Extract<StoredOp, { op: 'put' }>,
     keyColumns: string[],
     keyValues: SqlValue[],
     order: WriteOrder,

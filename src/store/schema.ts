@@ -1,7 +1,8 @@
 // The SQLite schema of sse-sink as drizzle values: the history log, stream bookkeeping and the
 // projections users query. drizzle-kit generates migrations/ from this file.
 import { sql } from 'drizzle-orm';
-import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex, type SQLiteTable } from 'drizzle-orm/sqlite-core';
+import type { DocumentMutationRow, ProjectionRows } from '../core/rows.js';
 import { SOURCE_KINDS } from '../core/source.js';
 
 /** The moment a row is written, in the canonical form of every stored time (src/normalize/time.ts): microseconds. */
@@ -341,3 +342,32 @@ export const projectionTombstones = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.tableName, t.rowKey] })],
 );
+
+// ---- the rows normalizers write (src/core/rows.ts) must fit these tables -------------------
+
+/** A table's insert row by SQL column name, as drizzle types it. */
+type SqlRow<Table extends SQLiteTable> = {
+  [K in keyof Table['$inferInsert'] as K extends keyof Table['_']['columns'] ? Table['_']['columns'][K]['_']['name'] : never]: Table['$inferInsert'][K];
+};
+/**
+ * `Row` (every column a normalizer may write, with its type) is an insert row of the table, and
+ * names no column the table lacks (`Columns`: the same row with every column required).
+ */
+type Fits<Row extends Insert, Insert, Columns extends Record<keyof Row, unknown>> = [Row, Insert, Columns];
+type Columns<Table extends SQLiteTable> = Required<SqlRow<Table>>;
+type WrittenRow<T extends keyof ProjectionRows> = ProjectionRows[T] & { stream: string; event_time: string; event_seq: number };
+
+/** Compile-time only: a column of src/core/rows.ts missing here, or of another type, fails `tsc`. */
+export type RowsFitSchema = [
+  Fits<WrittenRow<'users'>, SqlRow<typeof users>, Columns<typeof users>>,
+  Fits<WrittenRow<'organizations'>, SqlRow<typeof organizations>, Columns<typeof organizations>>,
+  Fits<WrittenRow<'groups'>, SqlRow<typeof groups>, Columns<typeof groups>>,
+  Fits<WrittenRow<'organization_members'>, SqlRow<typeof organizationMembers>, Columns<typeof organizationMembers>>,
+  Fits<WrittenRow<'organization_member_roles'>, SqlRow<typeof organizationMemberRoles>, Columns<typeof organizationMemberRoles>>,
+  Fits<WrittenRow<'organization_connections'>, SqlRow<typeof organizationConnections>, Columns<typeof organizationConnections>>,
+  Fits<WrittenRow<'organization_group_roles'>, SqlRow<typeof organizationGroupRoles>, Columns<typeof organizationGroupRoles>>,
+  Fits<WrittenRow<'group_members'>, SqlRow<typeof groupMembers>, Columns<typeof groupMembers>>,
+  Fits<WrittenRow<'group_roles'>, SqlRow<typeof groupRoles>, Columns<typeof groupRoles>>,
+  Fits<WrittenRow<'documents'>, SqlRow<typeof documents>, Columns<typeof documents>>,
+  Fits<DocumentMutationRow & { stream: string; seq: number }, SqlRow<typeof documentMutations>, Columns<typeof documentMutations>>,
+];

@@ -1,6 +1,6 @@
 // Auth0 Events API frames -> one `events` row and the projection ops for users, organizations,
 // groups and their memberships. Pure: no I/O, one function per event family.
-import type { ColumnValues, NormalizeResult, ProjectionOp, ProjectionTable } from '../../core/change.js';
+import type { NormalizeResult, ProjectionOp, ProjectionTable, PutOp, RemoveOp, RowKey, RowValues } from '../../core/change.js';
 import { canonicalTime } from '../../common/time.js';
 
 /** The 22 event types of the Auth0 spec, all projected. Others are stored and counted only. */
@@ -134,7 +134,7 @@ function familyOf(type: string): ((event: Auth0Event) => FamilyResult) | undefin
 
 function applyUserEvent({ type, time, object }: Auth0Event): FamilyResult {
   const userId = required(object.user_id, 'data.object.user_id');
-  const values: ColumnValues = {
+  const values: RowValues<'users'> = {
     email: nonEmptyString(object.email),
     email_verified: booleanOrNull(object.email_verified),
     username: nonEmptyString(object.username),
@@ -166,27 +166,36 @@ function applyUserEvent({ type, time, object }: Auth0Event): FamilyResult {
 function applyOrganizationEvent({ type, time, object }: Auth0Event): FamilyResult {
   const orgId = required(object.id, 'data.object.id');
   // Organization objects carry no timestamps: the events' times are the organization's.
-  const times: ColumnValues =
+  const times: RowValues<'organizations'> =
     type === 'organization.created'
       ? { created_at: time, updated_at: time, deleted_at: null }
       : type === 'organization.updated'
         ? { updated_at: time, deleted_at: null }
         : { deleted_at: time };
-  const values: ColumnValues = {
+  const values: RowValues<'organizations'> = {
     name: nonEmptyString(object.name),
     display_name: nonEmptyString(object.display_name),
     ...times,
     object: JSON.stringify(object),
   };
   const projections: ProjectionOp[] = [{ op: 'put', table: 'organizations', key: { org_id: orgId }, values }];
-  if (type === 'organization.deleted') projections.push(...removeAllOf(ORGANIZATION_PARTS, { org_id: orgId }));
+  // A deleted organization takes its members, roles and connections with it: Auth0 sends no removal
+  // events for these, and a row of a deleted parent is no current member, role or connection.
+  if (type === 'organization.deleted') {
+    projections.push(
+      { op: 'remove-matching', table: 'organization_members', match: { org_id: orgId } },
+      { op: 'remove-matching', table: 'organization_member_roles', match: { org_id: orgId } },
+      { op: 'remove-matching', table: 'organization_connections', match: { org_id: orgId } },
+      { op: 'remove-matching', table: 'organization_group_roles', match: { org_id: orgId } },
+    );
+  }
   return { subjectKind: 'organization', subjectId: orgId, projections };
 }
 
 function applyGroupEvent({ type, time, object }: Auth0Event): FamilyResult {
   const groupId = required(object.id, 'data.object.id');
   const createdAt = canonicalTime(object.created_at);
-  const values: ColumnValues = {
+  const values: RowValues<'groups'> = {
     name: nonEmptyString(object.name),
     external_id: nonEmptyString(object.external_id),
     group_type: nonEmptyString(object.type),
@@ -198,19 +207,14 @@ function applyGroupEvent({ type, time, object }: Auth0Event): FamilyResult {
     object: JSON.stringify(object),
   };
   const projections: ProjectionOp[] = [{ op: 'put', table: 'groups', key: { group_id: groupId }, values }];
-  if (type === 'group.deleted') projections.push(...removeAllOf(GROUP_PARTS, { group_id: groupId }));
+  if (type === 'group.deleted') {
+    projections.push(
+      { op: 'remove-matching', table: 'group_members', match: { group_id: groupId } },
+      { op: 'remove-matching', table: 'group_roles', match: { group_id: groupId } },
+      { op: 'remove-matching', table: 'organization_group_roles', match: { group_id: groupId } },
+    );
+  }
   return { subjectKind: 'group', subjectId: groupId, projections };
-}
-
-/**
- * What a deleted organization or group takes with it: Auth0 sends no removal events for these,
- * and a row of a deleted parent is no current member, role or connection.
- */
-const ORGANIZATION_PARTS: ProjectionTable[] = ['organization_members', 'organization_member_roles', 'organization_connections', 'organization_group_roles'];
-const GROUP_PARTS: ProjectionTable[] = ['group_members', 'group_roles', 'organization_group_roles'];
-
-function removeAllOf(tables: ProjectionTable[], match: ColumnValues): ProjectionOp[] {
-  return tables.map((table) => ({ op: 'remove-matching', table, match }));
 }
 
 // ---- memberships: a row while it exists; removal deletes it (the history stays in `events`)
@@ -239,7 +243,7 @@ function applyOrganizationMemberRoleEvent({ type, time, object }: Auth0Event): F
 function applyOrganizationConnectionEvent({ type, object }: Auth0Event): FamilyResult {
   const orgId = required(asObject(object.organization)?.id, 'data.object.organization.id');
   const key = { org_id: orgId, connection_id: required(asObject(object.connection)?.id, 'data.object.connection.id') };
-  const values: ColumnValues = {
+  const values: RowValues<'organization_connections'> = {
     assign_membership_on_login: booleanOrNull(object.assign_membership_on_login),
     show_as_button: booleanOrNull(object.show_as_button),
     is_signup_enabled: booleanOrNull(object.is_signup_enabled),
@@ -283,13 +287,13 @@ function applyOrganizationGroupRoleEvent({ type, time, object }: Auth0Event): Fa
 }
 
 /** `….added`, `….assigned`, `….updated` put the row; `….deleted` and `….removed` remove it. */
-function membership(type: string, table: ProjectionTable, key: ColumnValues, values: ColumnValues): ProjectionOp {
+function membership<T extends ProjectionTable>(type: string, table: T, key: RowKey<T>, values: RowValues<T>): PutOp<T> | RemoveOp<T> {
   const removed = type.endsWith('.deleted') || type.endsWith('.removed');
   return removed ? { op: 'remove', table, key } : { op: 'put', table, key, values };
 }
 
 /** A role row: the role's name when Auth0 sends it, and since when it is held. */
-function roleValues(role: Json | undefined, assignedAt: string): ColumnValues {
+function roleValues(role: Json | undefined, assignedAt: string): { role_name: string | null; assigned_at: string } {
   return { role_name: nonEmptyString(role?.name), assigned_at: assignedAt };
 }
 

@@ -1,6 +1,7 @@
 // Pure Sanity normalization: one listen `mutation` event (or one rebuilt from the History API in
 // the same shape) to its `events` row, `document_mutations` row and `documents` put.
-import type { ColumnValues, NormalizeFailure, NormalizeResult, ProjectionOp } from '../../core/change.js';
+import type { NormalizeFailure, NormalizeResult, PutOp, RowValues } from '../../core/change.js';
+import type { DocumentMutationRow } from '../../core/rows.js';
 import { memberTexts } from './json-members.js';
 import { canonicalTime } from '../../common/time.js';
 
@@ -125,7 +126,7 @@ export function normalizeSanityMutationEvent(parsed: ParsedMutationEvent | Norma
   const sent = memberTexts(data, STORED_AS_SENT);
   const result = isRecord(event.result) ? sent.result! : null;
 
-  const detail: ColumnValues = {
+  const detail: DocumentMutationRow = {
     event_id: eventId,
     transaction_id: event.transactionId,
     document_id: event.documentId,
@@ -142,7 +143,7 @@ export function normalizeSanityMutationEvent(parsed: ParsedMutationEvent | Norma
     origin: event.origin ?? 'listen',
   };
 
-  const values: ColumnValues = {
+  const values: RowValues<'documents'> = {
     // A document's _rev is the id of the transaction that last changed it.
     rev: event.resultRev ?? event.transactionId,
     updated_at: occurredAt,
@@ -152,8 +153,8 @@ export function normalizeSanityMutationEvent(parsed: ParsedMutationEvent | Norma
   if (docType !== null) values.doc_type = docType;
   if (!disappeared && result !== null) values.result = result;
 
-  const derived: ColumnValues = { id_kind: idKind, published_id: publishedId, release_id: releaseId };
-  const put: ProjectionOp = { op: 'put', table: 'documents', key: { document_id: event.documentId }, values, derived };
+  const derived: RowValues<'documents'> = { id_kind: idKind, published_id: publishedId, release_id: releaseId };
+  const put: PutOp<'documents'> = { op: 'put', table: 'documents', key: { document_id: event.documentId }, values, derived };
   // An `appear` may follow changes we were never shown (the document did not match the filter):
   // only updates and disappearances are expected to continue the revision we hold.
   if (event.transition !== 'appear' && typeof event.previousRev === 'string') {
