@@ -90,7 +90,7 @@ describe('Auth0 upstream refusals', () => {
     const summary = await runIngestOnFile({
       dbPath: join(tempDir(), 'sink.db'),
       stream: 'acme',
-      source: simulatedTenantSource(server.url, 'tok-403c', { concurrencyRetryMs: { first: 50, max: 100 } }),
+      source: simulatedTenantSource(server.url, 'tok-403c', { concurrencyRetry: { firstMs: 50, maxMs: 100 } }),
       untilIdleMs: 1000,
       log: createLogger({ format: 'json', write: (line) => lines.push(line) }),
       onConnectionEvent: (event) => events.push(event),
@@ -104,6 +104,21 @@ describe('Auth0 upstream refusals', () => {
       { type: 'retrying', attempt: 2, delayMs: 100, status: 403, reason: 'too many concurrent connections' },
     ]);
     expect(events.filter((event) => event.type !== 'keepalive').at(-1)).toMatchObject({ type: 'open', status: 200 });
+  });
+
+  it('waits for X-RateLimit-Reset on a 429 without Retry-After', async () => {
+    const resetAt = Math.ceil(Date.now() / 1000) + 1;
+    const server = await upstream((request, index) =>
+      index === 0 ? { status: 429, headers: { 'x-ratelimit-reset': String(resetAt) }, body: 'Too Many Requests' } : serveAll(request));
+    const summary = await runIngestOnFile({
+      dbPath: join(tempDir(), 'sink.db'),
+      stream: 'acme',
+      source: simulatedTenantSource(server.url, 'tok-429'),
+      untilIdleMs: 1000,
+      log: createLogger({ write: () => {} }),
+    });
+    expect(summary).toMatchObject({ stopReason: 'until-idle', inserted: 39 });
+    expect(server.requests[1]!.at).toBeGreaterThanOrEqual(resetAt * 1000 - 50);
   });
 
   describe('when the stored cursor has expired (410)', () => {

@@ -569,7 +569,7 @@ afterAll(async () => {
 });
 
 function auth0Source(baseUrl: string): Source {
-  return simulatedTenantSource(baseUrl, 'fuzz-token', { domain: 'fuzz.example.com', errorRetryMs: { first: 1, max: 2 } });
+  return simulatedTenantSource(baseUrl, 'fuzz-token', { domain: 'fuzz.example.com', errorRetry: { firstMs: 1, maxMs: 2 } });
 }
 
 function sanitySource(baseUrl: string): Source {

@@ -22,7 +22,8 @@ export interface ConfigFile {
 }
 
 const TOP_LEVEL: ConfigKeys = { db: 'string', durable: 'boolean', streams: 'json-object' };
-const STREAM_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+/** What a stream may be called: it names rows in every table and appears in URLs of logs and metrics. */
+export const STREAM_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 
 /** The config path from --config, else $SSE_SINK_CONFIG, else none. */
 export function configPath(flag: string | undefined): string | undefined {

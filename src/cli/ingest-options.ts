@@ -5,7 +5,7 @@ import { UsageError } from '../common/errors.js';
 import { canonicalTime } from '../common/time.js';
 import type { NormalizeResult } from '../core/change.js';
 import type { StoredEvent } from '../core/store.js';
-import type { ConfigKeys } from './config-file.js';
+import { STREAM_NAME, type ConfigKeys } from './config-file.js';
 import type { Source } from '../core/source.js';
 
 export interface CommonIngestArgs {
@@ -79,7 +79,7 @@ const MIN_FRAME_BYTES = 1024 * 1024;
 /** Validates the shared flags before anything touches the database. */
 export function checkCommonIngestArgs(args: CommonIngestArgs): CheckedCommonArgs {
   const stream = requireOption(args.stream, '--stream');
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(stream)) {
+  if (!STREAM_NAME.test(stream)) {
     throw new UsageError(`--stream "${args.stream}" is not a valid name; use letters, digits, ".", "_" or "-"`);
   }
   let since: string | null = null;

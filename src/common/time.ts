@@ -95,3 +95,8 @@ export function nowTime(): string {
 export function timeAt(millis: number): string {
   return `${new Date(millis).toISOString().slice(0, 23)}000Z`;
 }
+
+/** A canonical time moved by whole milliseconds; its microseconds stay as they are. */
+export function shiftTime(time: string, ms: number): string {
+  return `${new Date(Date.parse(time) + ms).toISOString().slice(0, 23)}${time.slice(23, 26)}Z`;
+}

@@ -3,7 +3,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import { UsageError } from '../common/errors.js';
 import { SanitySource } from '../sources/sanity/source.js';
-import { openReadableStore } from '../store/open-store.js';
+import { openReadableStore, withStore } from '../store/open-store.js';
 import { eventEntry, keepAlive, offsetAt, serveAfterCursor } from '../simulators/auth0-simulator.js';
 import { simulatedTenantSource } from './auth0-source.js';
 import { demoTenantEvents } from '../simulators/demo-tenant.js';
@@ -102,12 +102,8 @@ async function replacePreviousDemo(db: string): Promise<void> {
   if (!existsSync(db)) return;
   let others: string[];
   try {
-    const store = openReadableStore(db);
-    try {
-      others = (await store.status()).map((s) => s.name).filter((name) => name !== AUTH0_STREAM && name !== SANITY_STREAM);
-    } finally {
-      await store.close();
-    }
+    const streams = await withStore(openReadableStore(db), (store) => store.status());
+    others = streams.map((s) => s.name).filter((name) => name !== AUTH0_STREAM && name !== SANITY_STREAM);
   } catch {
     others = ['(not an sse-sink database)'];
   }
@@ -118,17 +114,14 @@ async function replacePreviousDemo(db: string): Promise<void> {
 }
 
 async function printResults(db: string, seconds: number, print: (text: string) => void): Promise<void> {
-  const store = openReadableStore(db);
-  try {
+  await withStore(openReadableStore(db), async (store) => {
     const streams = await store.status();
     print(`\ningested ${streams.map((s) => `${s.eventsTotal} events from ${s.name}`).join(' and ')} in ${seconds.toFixed(1)} s\n`);
     for (const { title, sql } of DEMO_QUERIES) {
       const { columns, rows } = await store.query(sql);
       print(`${title}:\n${formatRows(rows, 'table', columns)}\n`);
     }
-  } finally {
-    await store.close();
-  }
+  });
   print(
     [
       'Try next:',

@@ -7,7 +7,8 @@ import { createParser, type EventSourceParser } from 'eventsource-parser';
 import { getGlobalDispatcher, interceptors, request, type Dispatcher } from 'undici';
 import { ExitCode, SinkError } from '../common/errors.js';
 import { ConnectionPacer } from './pacer.js';
-import { bodyExcerpt, pause } from '../common/wait.js';
+import { backoffDelayMs, pause } from '../common/retry.js';
+import { bodyExcerpt } from '../common/text.js';
 import type { ConnectionEvent } from '../core/connection-event.js';
 import type { ConnectContext, ConnectRequest, SseFrame } from './types.js';
 
@@ -34,6 +35,11 @@ export interface SseClientOptions {
    * clients one after another passes one pacer to all of them, so their connections count together.
    */
   pacer?: ConnectionPacer;
+  /**
+   * How long an upstream's own header says to wait after a refusal, when it sends no Retry-After
+   * (Auth0: X-RateLimit-Reset).
+   */
+  waitFromHeaders?: (headers: Dispatcher.ResponseData['headers']) => number | undefined;
 }
 
 /** The server answered with a status that retrying cannot fix: 401, 403, 404, any 4xx but 408 and 429. */
@@ -101,8 +107,8 @@ const LF_CR = Buffer.from('\n\r');
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 const KEEPALIVE: ConnectionEvent = Object.freeze({ type: 'keepalive' });
 
-type ClientConfig = Required<Omit<SseClientOptions, 'signal' | 'onConnectionEvent'>> &
-  Pick<SseClientOptions, 'signal' | 'onConnectionEvent'>;
+type ClientConfig = Required<Omit<SseClientOptions, 'signal' | 'onConnectionEvent' | 'waitFromHeaders'>> &
+  Pick<SseClientOptions, 'signal' | 'onConnectionEvent' | 'waitFromHeaders'>;
 
 /** What outlives a connection: SSE's last event id and reconnection time. */
 interface Session {
@@ -163,8 +169,7 @@ function reconnectDelayMs(
   serverRetryMs: number,
   retryAfterMs = 0,
 ): number {
-  const ceiling = Math.min(config.maxBackoffMs, config.initialBackoffMs * 2 ** (fruitlessConnections - 1));
-  const backoff = fruitlessConnections === 0 ? 0 : config.random() * ceiling;
+  const backoff = backoffDelayMs({ firstMs: config.initialBackoffMs, maxMs: config.maxBackoffMs }, fruitlessConnections, config.random);
   return Math.round(Math.max(backoff, serverRetryMs, retryAfterMs));
 }
 
@@ -193,7 +198,7 @@ async function* readConnection(
     }
     return { progressed: false, ...closeCause(error) };
   }
-  if (response.statusCode !== 200) return await refusal(response, target.url);
+  if (response.statusCode !== 200) return await refusal(response, target.url, config.waitFromHeaders);
   const contentType = headerValue(response.headers['content-type']);
   if (!isEventStream(contentType)) {
     await response.body.dump().catch(() => undefined);
@@ -308,7 +313,7 @@ function lastEventIdHeader(id: string, url: string): string {
   return bytes;
 }
 
-function headerValue(header: string | string[] | undefined): string | undefined {
+export function headerValue(header: string | string[] | undefined): string | undefined {
   return (Array.isArray(header) ? header[0] : header)?.trim() || undefined;
 }
 
@@ -324,10 +329,13 @@ function closeCause(error: unknown): { reason: 'idle-timeout' | 'network-error';
 }
 
 /** A non-200 answer: a retryable outcome, or an `SseHttpError` when retrying cannot help. */
-async function refusal(response: Dispatcher.ResponseData, url: string): Promise<ConnectionOutcome> {
+async function refusal(
+  response: Dispatcher.ResponseData,
+  url: string,
+  waitFromHeaders: SseClientOptions['waitFromHeaders'],
+): Promise<ConnectionOutcome> {
   const status = response.statusCode;
-  const retryAfterMs =
-    parseRetryAfterMs(response.headers['retry-after']) ?? parseRateLimitResetMs(response.headers['x-ratelimit-reset']);
+  const retryAfterMs = parseRetryAfterMs(response.headers['retry-after']) ?? waitFromHeaders?.(response.headers);
   const location = headerValue(response.headers.location);
   if (status >= 500 || status === 408 || status === 429) {
     // Read to the end (up to undici's limit) so that the connection can be reused.
@@ -351,18 +359,6 @@ export function parseRetryAfterMs(header: string | string[] | undefined): number
   const at = Date.parse(value);
   return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }
-
-/**
- * Auth0's `X-RateLimit-Reset`: the Unix time (seconds) the limit resets, used when there is no
- * Retry-After. Capped, so a skewed clock cannot park the stream for hours.
- */
-function parseRateLimitResetMs(header: string | string[] | undefined): number | undefined {
-  const value = headerValue(header);
-  if (!value || !/^\d+$/.test(value)) return undefined;
-  return Math.min(RATE_LIMIT_WAIT_CAP_MS, Math.max(0, Number(value) * 1000 - Date.now()));
-}
-
-const RATE_LIMIT_WAIT_CAP_MS = 15 * 60_000;
 
 async function readPrefix(body: AsyncIterable<Uint8Array>, maxBytes: number): Promise<string> {
   const chunks: Uint8Array[] = [];

@@ -8,13 +8,14 @@ import { nowTime } from '../common/time.js';
 import type { SinkDatabase } from './database.js';
 import type { Lease } from './lease.js';
 import { ProjectionApplier } from './projections.js';
+import { streamStatements, type StreamProgress } from './streams.js';
 
 export class BatchWriter {
   private readonly insertEvent: Database.Statement;
   private readonly insertDeadLetter: Database.Statement;
   private readonly insertGap: Database.Statement;
   private readonly resolveOpenGaps: Database.Statement;
-  private readonly saveCursor: Database.Statement;
+  private readonly saveProgress: (progress: StreamProgress) => boolean;
   private readonly projections: ProjectionApplier;
   private readonly commitInTransaction: (batch: Batch) => CommitResult;
   private readonly walGrew: () => void;
@@ -38,21 +39,7 @@ export class BatchWriter {
       `UPDATE gaps SET status = ?, from_time = coalesce(?, from_time), to_time = coalesce(?, to_time), changes_found = ?,
          detail = coalesce(?, detail) WHERE stream = ? AND reason = ? AND document_id IS ? AND status = 'open'`,
     );
-    this.saveCursor = sqlite.prepare(
-      `UPDATE streams SET
-         cursor = coalesce(@cursor, cursor),
-         cursor_updated_at = CASE WHEN @cursor IS NULL THEN cursor_updated_at ELSE @now END,
-         last_event_at = CASE WHEN @lastEventAt IS NOT NULL AND (last_event_at IS NULL OR @lastEventAt > last_event_at)
-                              THEN @lastEventAt ELSE last_event_at END,
-         last_received_at = coalesce(@lastReceivedAt, last_received_at),
-         last_heartbeat_at = coalesce(@heartbeatAt, last_heartbeat_at),
-         events_total = events_total + @inserted,
-         duplicates_total = duplicates_total + @duplicates,
-         unknown_total = unknown_total + @unknown,
-         dead_letters_total = dead_letters_total + @deadLetters,
-         lease_expires_at = @leaseExpiresAt
-       WHERE name = @stream AND lease_owner = @owner`,
-    );
+    this.saveProgress = streamStatements(sqlite).saveProgress;
     this.projections = new ProjectionApplier(sqlite, lease.stream);
     this.commitInTransaction = sqlite.transaction((batch: Batch) => this.write(batch)).immediate;
     this.walGrew = walGrew;
@@ -109,7 +96,7 @@ export class BatchWriter {
       this.insertDeadLetter.run(stream, letter.receivedAt, letter.eventType, letter.reason, letter.cursor, letter.raw);
       result.deadLetters++;
     }
-    const saved = this.saveCursor.run({
+    const saved = this.saveProgress({
       stream,
       owner: this.lease.owner,
       cursor: batch.cursor,
@@ -123,7 +110,7 @@ export class BatchWriter {
       deadLetters: result.deadLetters,
       leaseExpiresAt: this.lease.nextExpiry(),
     });
-    if (saved.changes !== 1) throw new LeaseLostError(stream);
+    if (!saved) throw new LeaseLostError(stream);
     return result;
   }
 

@@ -3,8 +3,9 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { StreamBusyError } from '../common/errors.js';
-import { nowTime, timeAt } from '../common/time.js';
+import { timeAt } from '../common/time.js';
 import type { SinkDatabase } from './database.js';
+import { streamStatements, type LeaseRow } from './streams.js';
 
 export const LEASE_TTL_MS = 30_000;
 
@@ -18,47 +19,30 @@ export interface Lease {
   release(reason: string): void;
 }
 
-interface LeaseRow {
-  lease_owner: string | null;
-  lease_expires_at: string | null;
-}
-
 /** Takes the stream's lease or throws StreamBusyError saying who holds it. */
 export function acquireLease(sink: SinkDatabase, stream: string, ttlMs = LEASE_TTL_MS): Lease {
   const owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   const nextExpiry = () => timeAt(Date.now() + ttlMs);
-  const read = sink.sqlite.prepare<[string], LeaseRow>('SELECT lease_owner, lease_expires_at FROM streams WHERE name = ?');
-  const take = sink.sqlite.prepare(
-    `UPDATE streams SET lease_owner = ?, lease_expires_at = ?, state = 'live', state_reason = NULL,
-       state_updated_at = ? WHERE name = ?`,
-  );
+  const statements = streamStatements(sink.sqlite);
   sink.sqlite
     .transaction(() => {
-      const row = read.get(stream);
+      const row = statements.readLease(stream);
       if (row && isHeldByOther(row)) throw busyError(stream, row);
-      take.run(owner, nextExpiry(), nowTime(), stream);
+      statements.takeLease(stream, owner, nextExpiry());
     })
     .immediate();
-
-  const renewStatement = sink.sqlite.prepare('UPDATE streams SET lease_expires_at = ? WHERE name = ? AND lease_owner = ?');
-  const releaseStatement = sink.sqlite.prepare(
-    `UPDATE streams SET lease_owner = NULL, lease_expires_at = NULL, state = 'stopped', state_reason = ?,
-       state_updated_at = ? WHERE name = ? AND lease_owner = ?`,
-  );
   return {
     stream,
     owner,
     nextExpiry,
-    renew: () => renewStatement.run(nextExpiry(), stream, owner).changes === 1,
-    release: (reason) => void releaseStatement.run(reason, nowTime(), stream, owner),
+    renew: () => statements.renewLease(stream, owner, nextExpiry()),
+    release: (reason) => statements.releaseLease(stream, owner, reason),
   };
 }
 
 /** Throws StreamBusyError when a live ingester holds the stream (for reset and other writers). */
 export function assertNotLeased(sink: SinkDatabase, stream: string): void {
-  const row = sink.sqlite
-    .prepare<[string], LeaseRow>('SELECT lease_owner, lease_expires_at FROM streams WHERE name = ?')
-    .get(stream);
+  const row = streamStatements(sink.sqlite).readLease(stream);
   if (row && isHeldByOther(row)) throw busyError(stream, row);
 }
 

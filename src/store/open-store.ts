@@ -32,6 +32,15 @@ export function openReadableStore(db: string): ReadableStore {
   return openReadOnlySqliteStore(db);
 }
 
+/** Runs `use` on the store and closes it, whatever happens. */
+export async function withStore<S extends ReadableStore, T>(store: S, use: (store: S) => Promise<T>): Promise<T> {
+  try {
+    return await use(store);
+  } finally {
+    await store.close();
+  }
+}
+
 /**
  * One line for the database failures a user can act on, saying what to do; undefined for the rest.
  * A failed commit wrote nothing, so each says that what was committed is safe.

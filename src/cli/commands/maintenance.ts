@@ -2,7 +2,7 @@
 import type { Argv } from 'yargs';
 import { UsageError } from '../../common/errors.js';
 import type { RebuildReport } from '../../core/store.js';
-import { openStore } from '../../store/open-store.js';
+import { openStore, withStore } from '../../store/open-store.js';
 import { dbOf, type GlobalArgs } from '../global-args.js';
 import { storedEventNormalizer } from '../ingest-commands.js';
 
@@ -30,13 +30,8 @@ export function resetCommand<T extends GlobalArgs>(yargs: Argv<T>) {
       if (!args.yes) {
         throw new UsageError(`reset forgets where "${args.stream}" stands upstream; add --yes to confirm`);
       }
-      const store = openStore(dbOf(args), { mustExist: true });
-      try {
-        await store.reset(args.stream);
-        console.log(`stream "${args.stream}" reset: the next ingest starts from its --since, or from now`);
-      } finally {
-        await store.close();
-      }
+      await withStore(openStore(dbOf(args), { mustExist: true }), (store) => store.reset(args.stream));
+      console.log(`stream "${args.stream}" reset: the next ingest starts from its --since, or from now`);
     },
   );
 }
@@ -47,12 +42,8 @@ export function rebuildCommand<T extends GlobalArgs>(yargs: Argv<T>) {
     'Recompute the stream\'s tables (users, documents, …) from its history log, in one transaction, and report what changed',
     (y) => y.positional('stream', { type: 'string', demandOption: true, describe: 'The stream name' }),
     async (args) => {
-      const store = openStore(dbOf(args), { mustExist: true });
-      try {
-        console.log(formatRebuild(args.stream, await store.rebuild(args.stream, storedEventNormalizer)));
-      } finally {
-        await store.close();
-      }
+      const report = await withStore(openStore(dbOf(args), { mustExist: true }), (store) => store.rebuild(args.stream, storedEventNormalizer));
+      console.log(formatRebuild(args.stream, report));
     },
   );
 }

@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Argv } from 'yargs';
 import { UsageError } from '../../common/errors.js';
 import { canonicalTime } from '../../common/time.js';
-import { openReadableStore } from '../../store/open-store.js';
+import { openReadableStore, withStore } from '../../store/open-store.js';
 import { formatRows, type OutputFormat } from '../format.js';
 import { dbOf, type GlobalArgs } from '../global-args.js';
 
@@ -17,13 +17,8 @@ export function queryCommand<T extends GlobalArgs>(yargs: Argv<T>) {
         .positional('sql', { type: 'string', demandOption: true, describe: 'The SQL statement' })
         .option('format', { choices: ['table', 'json', 'csv'] as const, default: 'table' as OutputFormat, describe: 'Output format' }),
     async (args) => {
-      const store = openReadableStore(dbOf(args));
-      try {
-        const { columns, rows } = await store.query(args.sql);
-        console.log(formatRows(rows, args.format, columns));
-      } finally {
-        await store.close();
-      }
+      const { columns, rows } = await withStore(openReadableStore(dbOf(args)), (store) => store.query(args.sql));
+      console.log(formatRows(rows, args.format, columns));
     },
   );
 }
@@ -41,13 +36,10 @@ export function exportCommand<T extends GlobalArgs>(yargs: Argv<T>) {
     async (args) => {
       const since = optionalTime(args.since, '--since');
       const until = optionalTime(args.until, '--until');
-      const store = openReadableStore(dbOf(args));
-      try {
+      await withStore(openReadableStore(dbOf(args)), async (store) => {
         const lines = store.exportEvents({ stream: args.stream, since, until, types: args.type });
         await pipeline(Readable.from(withNewlines(lines)), process.stdout);
-      } finally {
-        await store.close();
-      }
+      });
     },
   );
 }

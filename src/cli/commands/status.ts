@@ -2,7 +2,7 @@
 import type { Argv } from 'yargs';
 import { ExitCode, SinkError } from '../../common/errors.js';
 import type { StreamStatus } from '../../core/store.js';
-import { openReadableStore } from '../../store/open-store.js';
+import { openReadableStore, withStore } from '../../store/open-store.js';
 import { formatRows } from '../format.js';
 import { dbOf, type GlobalArgs } from '../global-args.js';
 import { positiveSeconds } from '../ingest-options.js';
@@ -20,13 +20,7 @@ export function statusCommand<T extends GlobalArgs>(yargs: Argv<T>) {
         }),
     async (args) => {
       const staleAfterMs = args['stale-after'] === undefined ? undefined : positiveSeconds(args['stale-after'], '--stale-after');
-      const store = openReadableStore(dbOf(args));
-      let status: StreamStatus[];
-      try {
-        status = await store.status();
-      } finally {
-        await store.close();
-      }
+      const status = await withStore(openReadableStore(dbOf(args)), (store) => store.status());
       console.log(args.json ? JSON.stringify(status, null, 2) : formatStatus(status));
       if (staleAfterMs === undefined) return;
       const stale = status.filter((s) => Date.now() - Date.parse(s.cursorUpdatedAt ?? s.createdAt) > staleAfterMs);

@@ -1,5 +1,6 @@
 // What one Auth0 Events API frame means: an event to store, a cursor-only heartbeat, an `error`
 // frame that ends the connection, or something unreadable to dead-letter. Pure.
+import { isRecord, parseJson } from '../../common/text.js';
 import { oversizeReason, resumableId, type SseFrame } from '../../sse/types.js';
 
 export type Auth0Frame =
@@ -53,14 +54,6 @@ function offsetIn(data: string): string | null {
   return typeof offset === 'string' && offset !== '' ? offset : null;
 }
 
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
 function record(value: unknown): Record<string, unknown> | undefined {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  return isRecord(value) ? value : undefined;
 }

@@ -4,9 +4,10 @@ import { CursorExpiredError, UpstreamStopError, UsageError } from '../../common/
 import type { Logger } from '../../core/logger.js';
 import { normalizeAuth0Event } from './normalize.js';
 import { nowTime, timeAt } from '../../common/time.js';
-import { readSseStream, SseHttpError, type SseClientOptions } from '../../sse/client.js';
+import { headerValue, readSseStream, SseHttpError, type SseClientOptions } from '../../sse/client.js';
 import { ConnectionPacer } from '../../sse/pacer.js';
-import { bodyExcerpt, pause } from '../../common/wait.js';
+import { backoffDelayMs, pause, type Backoff } from '../../common/retry.js';
+import { bodyExcerpt } from '../../common/text.js';
 import type { ConnectionEvent } from '../../core/connection-event.js';
 import type { ReadContext, Source } from '../../core/source.js';
 import type { SourceEvent } from '../../core/source-event.js';
@@ -24,10 +25,10 @@ export interface Auth0SourceOptions {
   tokenSource: string;
   /** How far before the last stored event a resume after an expired cursor starts (default 10 min). */
   expiredCursorOverlapMs?: number;
-  /** The first wait after a 403 that says "too many connections"; it doubles up to `max`. */
-  concurrencyRetryMs?: { first: number; max: number };
-  /** Own reconnects after an error frame without progress: full jitter, doubling up to `max`. */
-  errorRetryMs?: { first: number; max: number };
+  /** The wait after a 403 that says "too many connections", doubling (default 30 s, up to 5 min). */
+  concurrencyRetry?: Backoff;
+  /** Own reconnects after an error frame without progress: full jitter (default 500 ms, up to 30 s). */
+  errorRetry?: Backoff;
   /** Options passed through to the SSE client (idle timeout, frame limit, backoff). */
   sse?: Partial<Omit<SseClientOptions, 'connect' | 'signal'>>;
 }
@@ -60,15 +61,15 @@ export function createAuth0Source(options: Auth0SourceOptions): Source {
 async function* readAuth0Events(options: Auth0SourceOptions, context: ReadContext): AsyncGenerator<SourceEvent> {
   const { signal, log } = context;
   const start: Auth0StartPosition = { cursor: context.cursor, fromTime: context.since };
-  const concurrencyRetry = options.concurrencyRetryMs ?? { first: 30_000, max: 300_000 };
-  const errorRetry = options.errorRetryMs ?? { first: 500, max: 30_000 };
+  const concurrencyRetry = options.concurrencyRetry ?? { firstMs: 30_000, maxMs: 300_000 };
+  const errorRetry = options.errorRetry ?? { firstMs: 500, maxMs: 30_000 };
   // A 401 earns one retry with a freshly read token; a connection that opens earns it back.
   let tokenRetried = false;
   let concurrencyRefusals = 0;
   let fruitlessReconnects = 0;
   let payloadTooLargeInARow = 0;
   // Every connection of this stream counts against one pace, whichever client opens it.
-  const sse = { ...options.sse, pacer: options.sse?.pacer ?? new ConnectionPacer() };
+  const sse = { waitFromHeaders: rateLimitResetMs, ...options.sse, pacer: options.sse?.pacer ?? new ConnectionPacer() };
 
   const onConnectionEvent = (event: ConnectionEvent) => {
     if (event.type === 'open') {
@@ -97,7 +98,7 @@ async function* readAuth0Events(options: Auth0SourceOptions, context: ReadContex
           );
         }
         if (fruitlessReconnects > 0) {
-          const delayMs = fullJitter(errorRetry, fruitlessReconnects);
+          const delayMs = backoffDelayMs(errorRetry, fruitlessReconnects, Math.random);
           onConnectionEvent({ type: 'retrying', attempt: fruitlessReconnects, delayMs, reason: 'error frame without progress' });
           await pause(delayMs, signal);
         }
@@ -142,7 +143,7 @@ async function* readAuth0Events(options: Auth0SourceOptions, context: ReadContex
         }
         if (status === 403 && /concurren|too many|connection limit/i.test(body)) {
           concurrencyRefusals++;
-          const delayMs = Math.min(concurrencyRetry.max, concurrencyRetry.first * 2 ** (concurrencyRefusals - 1));
+          const delayMs = backoffDelayMs(concurrencyRetry, concurrencyRefusals);
           log.warn('Auth0 refused the connection: too many concurrent connections; waiting before retrying', { body, delayMs });
           onConnectionEvent({ type: 'retrying', attempt: concurrencyRefusals, delayMs, status, reason: 'too many concurrent connections' });
           await pause(delayMs, signal);
@@ -297,7 +298,15 @@ function describeBody(body: string, readToken: () => string): string {
   return bodyExcerpt(text) || 'no body';
 }
 
-function fullJitter({ first, max }: { first: number; max: number }, attempt: number): number {
-  return Math.random() * Math.min(max, first * 2 ** (attempt - 1));
+/**
+ * Auth0's `X-RateLimit-Reset`: the Unix time (seconds) the limit resets, used when there is no
+ * Retry-After. Capped, so a skewed clock cannot park the stream for hours.
+ */
+function rateLimitResetMs(headers: Record<string, string | string[] | undefined>): number | undefined {
+  const value = headerValue(headers['x-ratelimit-reset']);
+  if (!value || !/^\d+$/.test(value)) return undefined;
+  return Math.min(RATE_LIMIT_WAIT_CAP_MS, Math.max(0, Number(value) * 1000 - Date.now()));
 }
+
+const RATE_LIMIT_WAIT_CAP_MS = 15 * 60_000;
 

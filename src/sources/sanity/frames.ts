@@ -1,5 +1,6 @@
 // What one listen frame means: a greeting (welcome, welcomeback, reset), a mutation, an error the
 // server reports (channelError), an order to stop (disconnect), or padding. Pure.
+import { isRecord, parseJson } from '../../common/text.js';
 import { oversizeReason, resumableId, type SseFrame } from '../../sse/types.js';
 
 export type SanityFrame =
@@ -71,18 +72,6 @@ export function describeChannelError(body: unknown, raw: string): { message: str
   return { message, queryError };
 }
 
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
 function stringField(value: unknown, field: string): string | null {
   return isRecord(value) && typeof value[field] === 'string' ? value[field] : null;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

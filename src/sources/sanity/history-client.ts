@@ -3,7 +3,8 @@
 // at once. Transient failures (network, 5xx, 429 with Retry-After, an error line) are retried.
 import { request } from 'undici';
 import { parseRetryAfterMs } from '../../sse/client.js';
-import { bodyExcerpt, pause } from '../../common/wait.js';
+import { backoffDelayMs, pause } from '../../common/retry.js';
+import { bodyExcerpt, isRecord } from '../../common/text.js';
 import { canonicalTime } from '../../common/time.js';
 import type { SanityDocument } from './normalize.js';
 import {
@@ -230,11 +231,10 @@ async function withRetries<T>(
       waitMs = error.waitMs;
     }
     if (tried >= attempts) throw new HistoryUnavailableError(`Sanity ${endpoint}: ${why} (after ${attempts} attempts)`);
-    const waited = await pause(Math.max(waitMs, firstDelayMs * 2 ** (tried - 1)), http.signal);
+    const waited = await pause(Math.max(waitMs, backoffDelayMs({ firstMs: firstDelayMs, maxMs: HISTORY_RETRY_CAP_MS }, tried)), http.signal);
     if (!waited) throw new HistoryUnavailableError(`Sanity ${endpoint}: stopped while waiting to retry`);
   }
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+/** A retry waits at most this long (unless the server's Retry-After says more). */
+const HISTORY_RETRY_CAP_MS = 30_000;

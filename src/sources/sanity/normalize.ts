@@ -3,6 +3,7 @@
 import type { NormalizeFailure, NormalizeResult, PutOp, RowValues } from '../../core/change.js';
 import type { DocumentMutationRow } from '../../core/rows.js';
 import { memberTexts } from './json-members.js';
+import { isRecord } from '../../common/text.js';
 import { canonicalTime } from '../../common/time.js';
 
 export type Transition = 'appear' | 'update' | 'disappear';
@@ -194,8 +195,4 @@ function checkMutationEvent(value: unknown): ParsedMutationEvent | NormalizeFail
     if (text !== undefined && text !== null && typeof text !== 'string') return { error: `mutation "${field}" is not a string` };
   }
   return { event: value as unknown as SanityMutationEvent, occurredAt };
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

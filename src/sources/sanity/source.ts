@@ -3,6 +3,7 @@
 // resume, downtime), and repairs revision gaps the writer reports. Every change it yields goes
 // through the same normalizer, a transaction at a time.
 import { setMaxListeners } from 'node:events';
+import { bodyExcerpt } from '../../common/text.js';
 import { SinkError, ExitCode, UpstreamStopError, UsageError } from '../../common/errors.js';
 import type { Logger } from '../../core/logger.js';
 import type { NormalizeFailure, NormalizeResult } from '../../core/change.js';
@@ -13,7 +14,7 @@ import {
   type ParsedMutationEvent,
   type SanityMutationEvent,
 } from './normalize.js';
-import { nowTime } from '../../common/time.js';
+import { nowTime, shiftTime } from '../../common/time.js';
 import type { CommitResult } from '../../core/batch.js';
 import { readSseStream, SseHttpError, type SseClientOptions } from '../../sse/client.js';
 import type { ConnectContext, ConnectRequest, SseFrame } from '../../sse/types.js';
@@ -511,14 +512,9 @@ function gap(
   return { kind: 'gap', reason, fromTime, toTime, status, changesFound, detail };
 }
 
-function shiftTime(time: string, ms: number): string {
-  // Keep the microseconds: only whole milliseconds move.
-  const shifted = new Date(Date.parse(time) + ms).toISOString().slice(0, 23);
-  return `${shifted}${time.slice(23, 26)}Z`;
-}
 
 function refusal(error: SseHttpError, config: SanityListenConfig): Error {
-  const body = error.body.slice(0, 300).replace(/\s+/g, ' ').trim();
+  const body = bodyExcerpt(error.body);
   const where = `project ${config.projectId}, dataset ${config.dataset}`;
   if (error.status === 401 || error.status === 403) {
     return new UpstreamStopError(
