@@ -5,12 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { BatchWriter } from '../src/store/batch-writer.js';
+import { BatchWriter } from '../src/store/sqlite/batch-writer.js';
 import { emptyBatch } from '../src/core/batch.js';
-import { openDatabase, type SinkDatabase } from '../src/store/database.js';
-import { exportEvents } from '../src/store/export.js';
-import { acquireLease } from '../src/store/lease.js';
-import { registerStream } from '../src/store/streams.js';
+import { openDatabase, type SinkDatabase } from '../src/store/sqlite/database.js';
+import { exportEvents } from '../src/store/sqlite/export.js';
+import { acquireLease } from '../src/store/sqlite/lease.js';
+import { registerStream } from '../src/store/sqlite/streams.js';
 import { bestOf, RssCheckpoints } from './measure.js';
 import type { BenchResult } from './result.js';
 

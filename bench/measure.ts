@@ -5,7 +5,7 @@
 // migrates a new file and, at close, folds what is left in the WAL into the file, so theirs must too.
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { openDatabase, type SinkDatabase } from '../src/store/database.js';
+import { openDatabase, type SinkDatabase } from '../src/store/sqlite/database.js';
 
 /** SQLite's default page size, which sse-sink's databases had before they moved to 16 KB. */
 export const SQLITE_DEFAULT_PAGE_BYTES = 4096;

@@ -5,11 +5,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NormalizedChange } from '../src/core/change.js';
-import { BatchWriter } from '../src/store/batch-writer.js';
+import { BatchWriter } from '../src/store/sqlite/batch-writer.js';
 import { emptyBatch } from '../src/core/batch.js';
-import type { SinkDatabase } from '../src/store/database.js';
-import { acquireLease } from '../src/store/lease.js';
-import { registerStream } from '../src/store/streams.js';
+import type { SinkDatabase } from '../src/store/sqlite/database.js';
+import { acquireLease } from '../src/store/sqlite/lease.js';
+import { registerStream } from '../src/store/sqlite/streams.js';
 import { bestOf, freshDatabase, peakRssDuring, SQLITE_DEFAULT_PAGE_BYTES } from './measure.js';
 import type { ScenarioResult } from './result.js';
 

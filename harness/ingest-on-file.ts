@@ -3,17 +3,18 @@
 import type { UpstreamEvent } from '../src/core/source-event.js';
 import type { Store } from '../src/core/store.js';
 import { runIngest, type IngestOptions, type IngestSummary } from '../src/ingest/run-ingest.js';
-import { openStore, type StoreOptions } from '../src/store/open-store.js';
+import { openStore, type StoreOptions, type StoreTarget } from '../src/store/open-store.js';
 
 export type FileIngestOptions<E extends UpstreamEvent = UpstreamEvent> = Omit<IngestOptions<E>, 'store'> & {
-  dbPath: string;
+  /** A SQLite file, or any database openStore takes. */
+  dbPath: string | StoreTarget;
   /** An open store to write through instead of opening `dbPath` (it is not closed). */
   store?: Store;
   storeOptions?: StoreOptions;
 };
 
 export async function runIngestOnFile<E extends UpstreamEvent>(options: FileIngestOptions<E>): Promise<IngestSummary> {
-  const store = options.store ?? openStore(options.dbPath, { ingestLog: options.log, ...options.storeOptions });
+  const store = options.store ?? (await openStore(options.dbPath, { ingestLog: options.log, ...options.storeOptions }));
   try {
     return await runIngest({ ...options, store });
   } finally {

@@ -1,11 +1,11 @@
 // A writer process for crash tests: commits batches of numbered events (cursor = last number),
 // resuming a little before its stored cursor so that every restart also replays committed events.
 // Usage: node writer-crash-child.js <db> <total events>
-import { BatchWriter } from '../src/store/batch-writer.js';
+import { BatchWriter } from '../src/store/sqlite/batch-writer.js';
 import { emptyBatch } from '../src/core/batch.js';
-import { openDatabase } from '../src/store/database.js';
-import { acquireLease } from '../src/store/lease.js';
-import { registerStream } from '../src/store/streams.js';
+import { openDatabase } from '../src/store/sqlite/database.js';
+import { acquireLease } from '../src/store/sqlite/lease.js';
+import { registerStream } from '../src/store/sqlite/streams.js';
 
 const [dbPath, totalText] = process.argv.slice(2);
 const total = Number(totalText);

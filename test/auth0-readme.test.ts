@@ -2,11 +2,11 @@
 // database ingested from the fixture stream. Each example is marked `<!-- example: auth0/<name> -->`.
 // SSE_SINK_README points at another copy of the README section (e.g. while it is being edited).
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSseTestServer, type SseTestServer } from '../src/simulators/sse-server.js';
 import { fixtureScript, heartbeatEntry, keepAlive, malformedEntry, offsetAt, serveAfterCursor } from './helpers/auth0.js';
-import { runCli, tempDir } from './helpers/cli.js';
+import { backends } from './helpers/backends.js';
+import { runCli } from './helpers/cli.js';
 
 const readmePath = process.env.SSE_SINK_README ?? new URL('../README.md', import.meta.url).pathname;
 
@@ -18,7 +18,7 @@ function readmeExamples(): Map<string, string> {
   } catch {
     // A missing README has no examples: the test below names the ones it expected.
   }
-  const marked = /<!-- example: (auth0\/[\w-]+) -->\s*```sql\n([\s\S]*?)```/g;
+  const marked = /<!-- example: ((?:postgres\/)?auth0\/[\w-]+) -->\s*```sql\n([\s\S]*?)```/g;
   return new Map([...text.matchAll(marked)].map(([, name, sql]) => [name, sql.trim()]));
 }
 
@@ -43,9 +43,14 @@ const expectedRows: Record<string, unknown[]> = {
   'auth0/dead-letters': [{ event_type: 'user.updated', cursor: offsetAt(40), reason: expect.stringMatching(/^data is not JSON/) }],
 };
 
-describe('README Auth0 SQL examples', () => {
+/** The examples that PostgreSQL spells differently (JSON with ->>, booleans, dates). */
+const POSTGRES_SPELLINGS = ['auth0/users-created-per-day', 'auth0/user-history', 'auth0/users-by-app-metadata', 'auth0/unprojected-types'];
+
+describe.each(backends)('README Auth0 SQL examples on $name', (backend) => {
   let server: SseTestServer;
-  const db = join(tempDir(), 'readme.db');
+  const db = backend.fresh();
+  /** PostgreSQL runs its own spelling of an example where the README gives one. */
+  const exampleFor = (name: string) => (backend.name === 'postgres' && POSTGRES_SPELLINGS.includes(name) ? `postgres/${name}` : name);
   beforeAll(async () => {
     const script = fixtureScript();
     server = await startSseTestServer(serveAfterCursor(
@@ -53,8 +58,8 @@ describe('README Auth0 SQL examples', () => {
       { tail: keepAlive(3000) },
     ));
     const ingest = await runCli(
-      ['ingest', 'auth0', '--stream', 'acme', '--domain', 'acme.us.auth0.com', '--url', server.url, '--db', db, '--until-idle', '1'],
-      { AUTH0_TOKEN: 'tok-readme' },
+      ['ingest', 'auth0', '--stream', 'acme', '--domain', 'acme.us.auth0.com', '--url', server.url, ...db.args, '--until-idle', '1'],
+      { AUTH0_TOKEN: 'tok-readme', ...db.env },
     );
     expect(ingest.code, ingest.stderr).toBe(0);
   });
@@ -63,13 +68,14 @@ describe('README Auth0 SQL examples', () => {
   });
 
   it(`${readmePath} has every Auth0 example this test checks, and no unchecked one`, () => {
-    expect([...readmeExamples().keys()].sort()).toEqual(Object.keys(expectedRows).sort());
+    const checked = [...Object.keys(expectedRows), ...POSTGRES_SPELLINGS.map((name) => `postgres/${name}`)];
+    expect([...readmeExamples().keys()].sort()).toEqual(checked.sort());
   });
 
   it.each(Object.entries(expectedRows))('%s returns the expected rows', async (name, rows) => {
-    const sql = readmeExamples().get(name);
-    expect(sql, `${readmePath} has no example ${name}`).toBeDefined();
-    const result = await runCli(['query', '--db', db, '--format', 'json', sql!]);
+    const sql = readmeExamples().get(exampleFor(name));
+    expect(sql, `${readmePath} has no example ${exampleFor(name)}`).toBeDefined();
+    const result = await runCli(['query', ...db.args, '--format', 'json', sql!], db.env);
     expect(result.code, result.stderr).toBe(0);
     expect(JSON.parse(result.stdout)).toEqual(rows);
   });

@@ -2,8 +2,8 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { BackgroundCheckpointer } from '../src/store/checkpointer.js';
-import { openDatabase } from '../src/store/database.js';
+import { BackgroundCheckpointer } from '../src/store/sqlite/checkpointer.js';
+import { openDatabase } from '../src/store/sqlite/database.js';
 import { tempDir } from './helpers/cli.js';
 import { batchOf, openTestStream, userChange } from './helpers/store.js';
 

@@ -15,7 +15,7 @@ import { normalizeSanityMutation } from '../src/sources/sanity/normalize.js';
 import { canonicalTime } from '../src/common/time.js';
 import { SanitySource } from '../src/sources/sanity/source.js';
 import type { Source } from '../src/core/source.js';
-import { openSqliteStore, type SqliteStore } from '../src/store/sqlite-store.js';
+import { openSqliteStore, type SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { simulatedDatasetConfig } from '../src/demo/sanity-config.js';
 import { startSseTestServer, type ScriptStep, type SseTestServer } from '../src/simulators/sse-server.js';
 import { fixtureEvents, simulatedTenantSource } from './helpers/auth0.js';

@@ -10,9 +10,11 @@ import type { NormalizeResult } from '../src/core/change.js';
 import type { ReadContext, Source } from '../src/core/source.js';
 import type { SourceEvent } from '../src/core/source-event.js';
 import type { ConnectionEvent } from '../src/core/connection-event.js';
-import { openSqliteStore } from '../src/store/sqlite-store.js';
+import { openSqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { builtHarnessPath } from '../harness/cli-process.js';
 import { tempDir } from './helpers/cli.js';
+import { backends, rowsIn } from './helpers/backends.js';
+import type { StoreTarget } from '../src/store/open-store.js';
 import { userChange } from './helpers/store.js';
 
 const silent = createLogger({ write: () => {} });
@@ -48,22 +50,28 @@ function scriptedSource(script: ScriptStep[], idleForever = true): Source {
   };
 }
 
-function options(source: Source, extra: Partial<FileIngestOptions> = {}): FileIngestOptions {
-  return { dbPath: join(tempDir(), 'sink.db'), stream: 's', source, log: silent, ...extra };
-}
-
-function readDb(path: string) {
+function readSqlite(path: string) {
   const sqlite = new Database(path, { readonly: true });
   const result = {
     events: (sqlite.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n,
     stream: sqlite.prepare('SELECT cursor, state, state_reason, lease_owner FROM streams').get(),
-    deadLetters: sqlite.prepare('SELECT reason, cursor FROM dead_letters').all(),
   };
   sqlite.close();
   return result;
 }
 
-describe('ingest runner', () => {
+describe.each(backends)('ingest runner on $name', (backend) => {
+  function options(source: Source, extra: Omit<Partial<FileIngestOptions>, 'dbPath'> = {}): FileIngestOptions & { dbPath: StoreTarget } {
+    return { stream: 's', source, log: silent, ...extra, dbPath: backend.fresh().target };
+  }
+
+  async function readDb(target: StoreTarget) {
+    const [{ n: events }] = await rowsIn<{ n: number }>(target, 'SELECT count(*) AS n FROM events');
+    const [stream] = await rowsIn(target, 'SELECT cursor, state, state_reason, lease_owner FROM streams');
+    const deadLetters = await rowsIn(target, 'SELECT reason, cursor FROM dead_letters');
+    return { events, stream, deadLetters };
+  }
+
   it('closes batches at the size limit and commits the rest at the end', async () => {
     const sizes: number[] = [];
     const opts = options(scriptedSource(Array.from({ length: 1200 }, (_, i) => event(i)), false), {
@@ -73,16 +81,16 @@ describe('ingest runner', () => {
     const summary = await runIngestOnFile(opts);
     expect(summary).toMatchObject({ stopReason: 'upstream-ended', received: 1200, inserted: 1200 });
     expect(sizes).toEqual([500, 500, 200]);
-    expect(readDb(opts.dbPath)).toMatchObject({ events: 1200, stream: { cursor: 'c1199', state: 'stopped', lease_owner: null } });
+    expect((await readDb(opts.dbPath))).toMatchObject({ events: 1200, stream: { cursor: 'c1199', state: 'stopped', lease_owner: null } });
   });
 
   it('commits a batch once it is old enough, without waiting for it to fill', async () => {
     const opts = options(scriptedSource([event(1), { pause: 400 }, event(2)]), { batchAgeMs: 50, maxEvents: 2 });
     const run = runIngestOnFile(opts);
     await sleep(300);
-    expect(readDb(opts.dbPath)).toMatchObject({ events: 1, stream: { cursor: 'c1' } });
+    expect((await readDb(opts.dbPath))).toMatchObject({ events: 1, stream: { cursor: 'c1' } });
     await run;
-    expect(readDb(opts.dbPath)).toMatchObject({ events: 2, stream: { cursor: 'c2' } });
+    expect((await readDb(opts.dbPath))).toMatchObject({ events: 2, stream: { cursor: 'c2' } });
   });
 
   it('advances the cursor on heartbeats alone, committing them at most once per interval', async () => {
@@ -95,14 +103,14 @@ describe('ingest runner', () => {
     const summary = await runIngestOnFile(opts);
     expect(summary.received).toBe(0);
     expect(commits).toBe(1);
-    expect(readDb(opts.dbPath).stream).toMatchObject({ cursor: 'h39' });
+    expect((await readDb(opts.dbPath)).stream).toMatchObject({ cursor: 'h39' });
   });
 
   it('--until-idle ends the run when only heartbeats arrive', async () => {
     const opts = options(scriptedSource([event(1), event(2), { kind: 'heartbeat', cursor: 'h1' }]), { untilIdleMs: 200 });
     const summary = await runIngestOnFile(opts);
     expect(summary).toMatchObject({ stopReason: 'until-idle', inserted: 2 });
-    expect(readDb(opts.dbPath)).toMatchObject({ events: 2, stream: { cursor: 'h1', state_reason: 'until-idle' } });
+    expect((await readDb(opts.dbPath))).toMatchObject({ events: 2, stream: { cursor: 'h1', state_reason: 'until-idle' } });
   });
 
   it('--until-idle does not count time spent disconnected or waiting to reconnect', async () => {
@@ -139,7 +147,7 @@ describe('ingest runner', () => {
   it('--max-events stops after that many events, all committed', async () => {
     const opts = options(scriptedSource(Array.from({ length: 100 }, (_, i) => event(i))), { maxEvents: 30 });
     expect(await runIngestOnFile(opts)).toMatchObject({ stopReason: 'max-events', inserted: 30 });
-    expect(readDb(opts.dbPath)).toMatchObject({ events: 30, stream: { cursor: 'c29' } });
+    expect((await readDb(opts.dbPath))).toMatchObject({ events: 30, stream: { cursor: 'c29' } });
   });
 
   it('--max-duration stops on time with everything read so far committed', async () => {
@@ -151,17 +159,19 @@ describe('ingest runner', () => {
     const stop = new AbortController();
     const opts = options(scriptedSource([event(1), event(2)]), { signal: stop.signal, batchAgeMs: 60_000 });
     const run = runIngestOnFile(opts);
+    // Once the ingester holds the stream (its store is open), the batch is still open.
+    while (!(await readDb(opts.dbPath).catch(() => undefined))?.stream) await sleep(20);
     await sleep(100);
-    expect(readDb(opts.dbPath).events).toBe(0);
+    expect((await readDb(opts.dbPath)).events).toBe(0);
     stop.abort();
     expect(await run).toMatchObject({ stopReason: 'signal', inserted: 2 });
-    expect(readDb(opts.dbPath)).toMatchObject({ events: 2, stream: { cursor: 'c2' } });
+    expect((await readDb(opts.dbPath))).toMatchObject({ events: 2, stream: { cursor: 'c2' } });
   });
 
   it('dead-letters what cannot be normalized and moves the cursor past it', async () => {
     const opts = options(scriptedSource([event(1), event(-5), event(2)], false));
     await runIngestOnFile(opts);
-    expect(readDb(opts.dbPath)).toMatchObject({
+    expect((await readDb(opts.dbPath))).toMatchObject({
       events: 2,
       stream: { cursor: 'c2' },
       deadLetters: [{ reason: 'negative events are not allowed', cursor: 'c-5' }],
@@ -171,9 +181,11 @@ describe('ingest runner', () => {
   it('keeps what was read before the upstream said stop, then reports it', async () => {
     const opts = options(scriptedSource([event(1), event(2), { fail: new UpstreamStopError('token rejected') }]), { batchAgeMs: 60_000 });
     await expect(runIngestOnFile(opts)).rejects.toThrow(UpstreamStopError);
-    expect(readDb(opts.dbPath)).toMatchObject({ events: 2, stream: { cursor: 'c2', state: 'stopped', state_reason: 'token rejected', lease_owner: null } });
+    expect((await readDb(opts.dbPath))).toMatchObject({ events: 2, stream: { cursor: 'c2', state: 'stopped', state_reason: 'token rejected', lease_owner: null } });
   });
+});
 
+describe('ingest runner on sqlite, locked', () => {
   it('holds the batch while another process locks the database past busy_timeout, then commits it', async () => {
     const dbPath = join(tempDir(), 'sink.db');
     const store = openSqliteStore({ path: dbPath, busyTimeoutMs: 100 });
@@ -191,8 +203,8 @@ describe('ingest runner', () => {
       },
     };
     const stop = new AbortController();
-    const run = runIngestOnFile({ ...options(source), dbPath, store, batchAgeMs: 20, signal: stop.signal, log: createLogger({ write: (line) => logs.push(line) }) });
-    while (readDb(dbPath).events < 1) await sleep(10);
+    const run = runIngestOnFile({ stream: 's', source, dbPath, store, batchAgeMs: 20, signal: stop.signal, log: createLogger({ write: (line) => logs.push(line) }) });
+    while (readSqlite(dbPath).events < 1) await sleep(10);
 
     // A second process (as a backup tool would) holds the write lock for 1.5 s: 15 busy timeouts.
     const holder = spawn(process.execPath, [builtHarnessPath('db-lock-holder'), dbPath, '1500'], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -200,13 +212,13 @@ describe('ingest runner', () => {
     expect(firstLine).toBe('locked\n');
     lockTaken();
     await sleep(500);
-    expect(readDb(dbPath).events).toBe(1);
+    expect(readSqlite(dbPath).events).toBe(1);
     await once(holder, 'exit');
-    while (readDb(dbPath).events < 1200) await sleep(10);
+    while (readSqlite(dbPath).events < 1200) await sleep(10);
     stop.abort();
     expect(await run).toMatchObject({ stopReason: 'signal', received: 1200, inserted: 1200 });
     await store.close();
-    expect(readDb(dbPath)).toMatchObject({ events: 1200, stream: { cursor: 'c1200', state: 'stopped' } });
+    expect(readSqlite(dbPath)).toMatchObject({ events: 1200, stream: { cursor: 'c1200', state: 'stopped' } });
     const messages = logs.map((line) => JSON.parse(line) as { level: string; msg: string });
     expect(messages).toContainEqual(expect.objectContaining({ level: 'warn', msg: expect.stringContaining('locked by another process') }));
     expect(messages).toContainEqual(expect.objectContaining({ level: 'info', msg: expect.stringContaining('lock was released') }));

@@ -6,8 +6,8 @@ import { runIngestOnFile } from '../harness/ingest-on-file.js';
 import { createLogger } from '../src/common/log.js';
 import type { ResumeMode, SanityListenConfig } from '../src/sources/sanity/requests.js';
 import { SanitySource } from '../src/sources/sanity/source.js';
-import { openDatabaseReadOnly } from '../src/store/database.js';
-import { readStatus } from '../src/store/status.js';
+import { openDatabaseReadOnly } from '../src/store/sqlite/database.js';
+import { readStatus } from '../src/store/sqlite/status.js';
 import {
   randomScript,
   SanitySimulator,

@@ -2,25 +2,38 @@ import { cpSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { generateSQLiteDrizzleJson, generateSQLiteMigration } from 'drizzle-kit/api';
+import { generateDrizzleJson, generateMigration, generateSQLiteDrizzleJson, generateSQLiteMigration } from 'drizzle-kit/api';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { describe, expect, it } from 'vitest';
 import { StreamBusyError, UsageError } from '../src/common/errors.js';
-import { migrationsFolder } from '../src/store/package-root.js';
-import { openDatabase } from '../src/store/database.js';
-import { acquireLease } from '../src/store/lease.js';
-import * as schema from '../src/store/schema.js';
-import { readStream, registerStream, resetStream } from '../src/store/streams.js';
+import { migrationsFolder as migrationsFolderOf } from '../src/store/package-root.js';
+import * as postgresSchema from '../src/store/postgres/schema.js';
+import { openDatabase } from '../src/store/sqlite/database.js';
+import { acquireLease } from '../src/store/sqlite/lease.js';
+import * as schema from '../src/store/sqlite/schema.js';
+import { readStream, registerStream, resetStream } from '../src/store/sqlite/streams.js';
+
+const migrationsFolder = migrationsFolderOf('sqlite');
+
+/** drizzle-kit's snapshot after the last committed migration of a database. */
+function lastSnapshot(folder: string): unknown {
+  const journal = JSON.parse(readFileSync(join(folder, 'meta/_journal.json'), 'utf8')) as { entries: { idx: number }[] };
+  const last = String(journal.entries.at(-1)!.idx).padStart(4, '0');
+  return JSON.parse(readFileSync(join(folder, `meta/${last}_snapshot.json`), 'utf8'));
+}
 import { tempDir } from './helpers/cli.js';
 
 describe('schema and migrations', () => {
-  it('the committed migrations produce exactly the schema in src/store/schema.ts', async () => {
-    const journal = JSON.parse(readFileSync(join(migrationsFolder, 'meta/_journal.json'), 'utf8')) as { entries: { idx: number }[] };
-    const last = String(journal.entries.at(-1)!.idx).padStart(4, '0');
-    const committed = JSON.parse(readFileSync(join(migrationsFolder, `meta/${last}_snapshot.json`), 'utf8'));
+  it('the committed SQLite migrations produce exactly the schema in src/store/sqlite/schema.ts', async () => {
     const current = await generateSQLiteDrizzleJson(schema as Record<string, unknown>);
-    const pending = await generateSQLiteMigration(committed, current);
+    const pending = await generateSQLiteMigration(lastSnapshot(migrationsFolder) as Awaited<ReturnType<typeof generateSQLiteDrizzleJson>>, current);
+    expect(pending, 'schema.ts changed without "npm run db:generate"').toEqual([]);
+  });
+
+  it('the committed PostgreSQL migrations produce exactly the schema in src/store/postgres/schema.ts', async () => {
+    const current = generateDrizzleJson(postgresSchema as Record<string, unknown>);
+    const pending = await generateMigration(lastSnapshot(migrationsFolderOf('postgres')) as ReturnType<typeof generateDrizzleJson>, current);
     expect(pending, 'schema.ts changed without "npm run db:generate"').toEqual([]);
   });
 

@@ -7,21 +7,31 @@ import { runDemo } from '../demo/run-demo.js';
 import { migrateCommand, rebuildCommand, resetCommand } from './commands/maintenance.js';
 import { exportCommand, queryCommand } from './commands/query.js';
 import { statusCommand } from './commands/status.js';
-import { DEFAULT_DB_PATH } from './db-path.js';
+import { DEFAULT_DB_PATH, storeTarget } from './db-path.js';
 import { ingestCommand, ingestFromConfig } from './ingest-commands.js';
 
 function buildCli(argv: string[]) {
   const cli = yargs(argv)
     .scriptName('sse-sink')
-    .usage('$0 <command> [options]\n\nIngest Server-Sent-Event change streams into SQLite.')
+    .usage('$0 <command> [options]\n\nIngest Server-Sent-Event change streams into SQLite or PostgreSQL.')
     .option('db', {
       type: 'string',
-      describe: `SQLite database file (default $SSE_SINK_DB, else the config file's "db", else ${DEFAULT_DB_PATH})`,
+      describe: `SQLite database file, or a postgres:// URL without its password (default $SSE_SINK_DB, else the config file's "db", else ${DEFAULT_DB_PATH})`,
       global: true,
     })
     .option('config', {
       type: 'string',
       describe: 'Config file listing streams (default $SSE_SINK_CONFIG)',
+      global: true,
+    })
+    .option('db-schema', {
+      type: 'string',
+      describe: 'PostgreSQL: the schema that holds sse-sink\'s tables (default sse_sink)',
+      global: true,
+    })
+    .option('db-password-file', {
+      type: 'string',
+      describe: 'PostgreSQL: read the password from this file (else $PGPASSWORD, then ~/.pgpass or $PGPASSFILE)',
       global: true,
     })
     .command(
@@ -35,7 +45,7 @@ function buildCli(argv: string[]) {
       'See it work without an account: simulated Auth0 and Sanity upstreams on 127.0.0.1 ingested into ./demo.db',
       (y) => y,
       async (args) => {
-        await runDemo({ db: args.db ?? './demo.db', print: (text) => console.log(text) });
+        await runDemo({ db: storeTarget({ ...args, db: args.db ?? './demo.db' }, undefined), print: (text) => console.log(text) });
       },
     );
   return [migrateCommand, statusCommand, queryCommand, exportCommand, resetCommand, rebuildCommand]

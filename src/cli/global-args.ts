@@ -1,13 +1,10 @@
-// The options every command takes, and the database they name for commands other than ingest
-// (which resolves it per stream).
-import { resolveDbPath } from './db-path.js';
+// The database named by the options of a command other than ingest (ingest resolves it per stream).
+import type { StoreTarget } from '../store/open-store.js';
+import { storeTarget, type GlobalArgs } from './db-path.js';
 import { loadConfig } from './ingest-commands.js';
 
-export interface GlobalArgs {
-  db?: string;
-  config?: string;
-}
+export type { GlobalArgs };
 
-export function dbOf(args: GlobalArgs): string {
-  return resolveDbPath(args.db, loadConfig(args.config));
+export function dbOf(args: GlobalArgs): StoreTarget {
+  return storeTarget(args, loadConfig(args.config));
 }

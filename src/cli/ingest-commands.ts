@@ -5,7 +5,7 @@ import { UsageError } from '../common/errors.js';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../common/log.js';
 import type { SourceKind } from '../core/source.js';
 import { configPath, readConfigFile, withConfigDefaults, type ConfigFile, type ConfigKeys } from './config-file.js';
-import { resolveDbPath } from './db-path.js';
+import { storeTarget } from './db-path.js';
 import { auth0Cli } from './ingest-auth0.js';
 import type { ObserveOptions } from './observe.js';
 import { positiveSeconds, withCommonIngestOptions, type CommonIngestArgs, type IngestPlan, type SourceCli } from './ingest-options.js';
@@ -79,7 +79,7 @@ async function ingest(args: CommonIngestArgs, kind: SourceKind): Promise<void> {
 /** Builds a stream's plan; an error in options that came from the config file names where they are. */
 function buildPlan(kind: SourceKind, args: CommonIngestArgs, config: ConfigFile | undefined, configEntry?: string): IngestPlan {
   try {
-    return sources[kind].buildPlan({ ...args, db: resolveDbPath(args.db, config) });
+    return sources[kind].buildPlan(args);
   } catch (error) {
     if (!(error instanceof UsageError) || !config || !configEntry) throw error;
     throw new UsageError(`config ${config.path}: streams.${configEntry}: ${error.message}`);
@@ -88,7 +88,7 @@ function buildPlan(kind: SourceKind, args: CommonIngestArgs, config: ConfigFile 
 
 async function run(plans: IngestPlan[], args: CommonIngestArgs & ObserveArgs, config: ConfigFile | undefined): Promise<void> {
   await runIngestPlans(plans, {
-    db: resolveDbPath(args.db, config),
+    db: storeTarget(args, config),
     durable: args.durable ?? config?.durable ?? false,
     observe: observeOptions(args),
   });

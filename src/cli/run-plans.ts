@@ -3,12 +3,12 @@
 // error is the process's.
 import type { Store } from '../core/store.js';
 import { runIngest, type IngestSummary } from '../ingest/run-ingest.js';
-import { openStore } from '../store/open-store.js';
+import { openStore, type StoreTarget } from '../store/open-store.js';
 import type { IngestPlan } from './ingest-options.js';
 import { observeStreams, type ObserveOptions, type StreamObserver } from './observe.js';
 
 export interface RunPlansOptions {
-  db: string;
+  db: StoreTarget;
   durable: boolean;
   /** Logs, metrics server, progress line. */
   observe?: ObserveOptions;
@@ -25,7 +25,7 @@ export async function runIngestPlans(plans: IngestPlan[], { db, durable, observe
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    const store = openStore(db, { durable, ingestLog: observation.log });
+    const store = await openStore(db, { durable, ingestLog: observation.log });
     try {
       // Settled, not all: the streams a failure stopped still commit their open batches before close.
       const results = await Promise.allSettled(

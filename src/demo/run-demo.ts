@@ -3,7 +3,9 @@
 import { existsSync, rmSync } from 'node:fs';
 import { UsageError } from '../common/errors.js';
 import { SanitySource } from '../sources/sanity/source.js';
-import { openReadableStore, withStore } from '../store/open-store.js';
+import type { StreamStatus } from '../core/store.js';
+import { openReadableStore, openStore, withStore, type StoreTarget } from '../store/open-store.js';
+import { DEFAULT_SCHEMA, isPostgresUrl, maskedUrl } from '../store/postgres/connection.js';
 import { eventEntry, keepAlive, offsetAt, serveAfterCursor } from '../simulators/auth0-simulator.js';
 import { simulatedTenantSource } from './auth0-source.js';
 import { demoTenantEvents } from '../simulators/demo-tenant.js';
@@ -45,7 +47,7 @@ FROM documents GROUP BY doc_type, id_kind ORDER BY doc_type, id_kind`,
 ];
 
 export interface DemoOptions {
-  db: string;
+  db: StoreTarget;
   print: (text: string) => void;
 }
 
@@ -69,7 +71,7 @@ export async function runDemo({ db, print }: DemoOptions): Promise<void> {
     if (dataset.listens.length > 0 && script.length > 200) dataset.publish(...script.splice(200, 10));
   }, 100);
   try {
-    print(`sse-sink demo: simulated Auth0 tenant at ${auth0.url}, Sanity dataset at ${sanity.url}; ingesting into ${db}`);
+    print(`sse-sink demo: simulated Auth0 tenant at ${auth0.url}, Sanity dataset at ${sanity.url}; ingesting into ${describeTarget(db)}`);
     // Warnings only: the progress line (on a TTY) and the results below tell the story.
     await runIngestPlans(demoPlans(auth0.url, sanity.url), { db, durable: false, observe: { logLevel: 'warn' } });
   } finally {
@@ -96,25 +98,38 @@ function demoPlans(auth0Url: string, sanityUrl: string): IngestPlan[] {
   ];
 }
 
-// The demo's upstreams are new each run (new ports, new cursors): it starts from an empty database,
-// and refuses to replace one that holds anything but its own streams.
-async function replacePreviousDemo(db: string): Promise<void> {
-  if (!existsSync(db)) return;
-  let others: string[];
+// The demo's upstreams are new each run (new ports, new cursors): a SQLite file starts empty; in
+// PostgreSQL the demo's two streams start again (reset: their history is replayed, as duplicates).
+// A database that holds any other stream is refused.
+async function replacePreviousDemo(target: StoreTarget): Promise<void> {
+  const postgres = isPostgresUrl(target.db);
+  if (!postgres && !existsSync(target.db)) return;
+  let streams: StreamStatus[] | undefined;
   try {
-    const streams = await withStore(openReadableStore(db), (store) => store.status());
-    others = streams.map((s) => s.name).filter((name) => name !== AUTH0_STREAM && name !== SANITY_STREAM);
+    streams = await withStore(postgres ? openStore(target) : openReadableStore(target), (opened) => opened.status());
   } catch {
-    others = ['(not an sse-sink database)'];
+    streams = undefined;
   }
+  const others = streams ? streams.map((s) => s.name).filter((name) => name !== AUTH0_STREAM && name !== SANITY_STREAM) : ['(not an sse-sink database)'];
   if (others.length) {
-    throw new UsageError(`${db} holds other streams (${others.join(', ')}); run the demo with --db <new file>`);
+    throw new UsageError(`${describeTarget(target)} holds other streams (${others.join(', ')}); run the demo with --db <new file> (or --db-schema <new schema>)`);
   }
-  for (const suffix of ['', '-wal', '-shm']) rmSync(`${db}${suffix}`, { force: true });
+  if (postgres) {
+    await withStore(openStore(target), async (opened) => {
+      for (const stream of streams!) await opened.reset(stream.name);
+    });
+  } else {
+    for (const suffix of ['', '-wal', '-shm']) rmSync(`${target.db}${suffix}`, { force: true });
+  }
 }
 
-async function printResults(db: string, seconds: number, print: (text: string) => void): Promise<void> {
-  await withStore(openReadableStore(db), async (store) => {
+function describeTarget(target: StoreTarget): string {
+  return isPostgresUrl(target.db) ? `${maskedUrl(target.db)} (schema ${target.schema ?? DEFAULT_SCHEMA})` : target.db;
+}
+
+async function printResults(target: StoreTarget, seconds: number, print: (text: string) => void): Promise<void> {
+  const db = isPostgresUrl(target.db) ? `${maskedUrl(target.db)}${target.schema ? ` --db-schema ${target.schema}` : ''}` : target.db;
+  await withStore(openReadableStore(target), async (store) => {
     const streams = await store.status();
     print(`\ningested ${streams.map((s) => `${s.eventsTotal} events from ${s.name}`).join(' and ')} in ${seconds.toFixed(1)} s\n`);
     for (const { title, sql } of DEMO_QUERIES) {

@@ -2,6 +2,7 @@
 // reader goes on filling the next one. A locked database holds the batch and tries it again; any
 // other failure stops all further commits, so the cursor never runs ahead of its rows.
 import { DatabaseBusyError } from '../common/errors.js';
+import { pause } from '../common/retry.js';
 import type { Logger } from '../core/logger.js';
 import { appendBatch, batchEvents, emptyBatch, isEmptyBatch, type Batch, type CommitResult } from '../core/batch.js';
 import type { StreamWriter } from '../core/store.js';
@@ -11,6 +12,8 @@ import type { StreamWriter } from '../core/store.js';
  * this often; past `heldLimit` events, every new batch waits for the lock, so memory stays bounded.
  */
 const LOCKED_RETRY_MS = 1000;
+/** At the end of a run, a batch the database keeps refusing is tried this many times, then the run fails. */
+const FINAL_ATTEMPTS = 3;
 
 export interface CommitterOptions {
   log: Logger;
@@ -51,7 +54,10 @@ export class Committer {
   async finish(): Promise<void> {
     clearTimeout(this.retryTimer);
     await this.queue;
-    if (this.held && !this.failure) await this.commit(emptyBatch(), true, () => {});
+    for (let attempt = 1; this.held && !this.failure; attempt++) {
+      await this.commit(emptyBatch(), attempt === FINAL_ATTEMPTS, () => {});
+      if (this.held) await pause(LOCKED_RETRY_MS, undefined);
+    }
     if (this.failure) throw this.failure.error;
   }
 

@@ -4,7 +4,7 @@
 import type { Readable } from 'node:stream';
 import { TextDecoder } from 'node:util';
 import { createParser, type EventSourceParser } from 'eventsource-parser';
-import { getGlobalDispatcher, interceptors, request, type Dispatcher } from 'undici';
+import { Agent, interceptors, request, type Dispatcher } from 'undici';
 import { ExitCode, SinkError } from '../common/errors.js';
 import { ConnectionPacer } from './pacer.js';
 import { backoffDelayMs, pause } from '../common/retry.js';
@@ -185,7 +185,7 @@ async function* readConnection(
     response = await request(target.url, {
       method: 'GET',
       headers,
-      dispatcher: redirectingDispatcher(),
+      dispatcher: httpDispatcher(),
       signal: config.signal,
       // undici refreshes these on every byte and pauses them while we apply backpressure,
       // which is exactly "no bytes from the server for this long".
@@ -278,11 +278,22 @@ async function* flowingChunks(body: Readable): AsyncGenerator<Buffer> {
   }
 }
 
+let agent: Agent | undefined;
 let redirecting: Dispatcher | undefined;
 
-/** The global dispatcher with undici's redirect interceptor: made on first use, so tests may swap the global one first. */
-function redirectingDispatcher(): Dispatcher {
-  redirecting ??= getGlobalDispatcher().compose(interceptors.redirect({ maxRedirections: MAX_REDIRECTIONS }));
+/**
+ * The undici Agent every request of sse-sink goes through, not the global dispatcher: touching
+ * Node's own fetch (node-postgres does, at import, to detect Cloudflare Workers) installs Node's
+ * bundled undici as the global one, whose handler interface this version does not speak.
+ */
+export function httpAgent(): Agent {
+  agent ??= new Agent();
+  return agent;
+}
+
+/** The Agent with undici's redirect interceptor, for the SSE connections. */
+function httpDispatcher(): Dispatcher {
+  redirecting ??= httpAgent().compose(interceptors.redirect({ maxRedirections: MAX_REDIRECTIONS }));
   return redirecting;
 }
 

@@ -1,11 +1,22 @@
-// Opens the Store a --db names. A file path is SQLite, today's only destination.
+// Opens the Store a --db names: a postgres:// or postgresql:// URL is PostgreSQL, anything else a
+// SQLite file.
 import type { Logger } from '../core/logger.js';
-import type { ReadableStore } from '../core/store.js';
-import { explainSqliteError } from './database.js';
-import { openReadOnlySqliteStore, openSqliteStore, type SqliteStore } from './sqlite-store.js';
+import type { ReadableStore, Store } from '../core/store.js';
+import { DEFAULT_SCHEMA, explainPostgresError, isPostgresUrl, type PostgresTarget } from './postgres/connection.js';
+import { explainSqliteError } from './sqlite/database.js';
+import { openReadOnlySqliteStore, openSqliteStore } from './sqlite/sqlite-store.js';
+
+export interface StoreTarget {
+  /** A SQLite file path, or a PostgreSQL URL (its password never in it when it came from a flag). */
+  db: string;
+  /** PostgreSQL: the schema of sse-sink's tables (default sse_sink). */
+  schema?: string;
+  /** PostgreSQL: a file holding the password, when PGPASSWORD and ~/.pgpass do not. */
+  passwordFile?: string;
+}
 
 export interface StoreOptions {
-  /** Commits survive power loss, at some speed (SQLite: synchronous=FULL). */
+  /** SQLite: commits survive power loss, at some speed (synchronous=FULL). PostgreSQL commits always do. */
   durable?: boolean;
   /** Refuse to create the database: for commands that only make sense on an existing one. */
   mustExist?: boolean;
@@ -18,7 +29,9 @@ export interface StoreOptions {
 }
 
 /** Opens (creating and migrating as needed) the database for writing. */
-export function openStore(db: string, { durable = false, mustExist = false, ingestLog }: StoreOptions = {}): SqliteStore {
+export async function openStore(target: StoreTarget | string, { durable = false, mustExist = false, ingestLog }: StoreOptions = {}): Promise<Store> {
+  const { db, schema, passwordFile } = typeof target === 'string' ? { db: target } : target;
+  if (isPostgresUrl(db)) return openPostgres({ url: db, schema: schema ?? DEFAULT_SCHEMA, passwordFile }, !mustExist);
   return openSqliteStore({
     path: db,
     durable,
@@ -28,16 +41,25 @@ export function openStore(db: string, { durable = false, mustExist = false, inge
 }
 
 /** Opens an existing database for reading only: `query`, `status` and `export` can never change it. */
-export function openReadableStore(db: string): ReadableStore {
+export async function openReadableStore(target: StoreTarget | string): Promise<ReadableStore> {
+  const { db, schema, passwordFile } = typeof target === 'string' ? { db: target } : target;
+  if (isPostgresUrl(db)) return openPostgres({ url: db, schema: schema ?? DEFAULT_SCHEMA, passwordFile }, false);
   return openReadOnlySqliteStore(db);
 }
 
+/** node-postgres and its drizzle driver load only for a PostgreSQL --db: a SQLite run starts without them. */
+async function openPostgres(target: PostgresTarget, migrate: boolean): Promise<Store> {
+  const { openPostgresStore } = await import('./postgres/postgres-store.js');
+  return openPostgresStore(target, { migrate });
+}
+
 /** Runs `use` on the store and closes it, whatever happens. */
-export async function withStore<S extends ReadableStore, T>(store: S, use: (store: S) => Promise<T>): Promise<T> {
+export async function withStore<S extends ReadableStore, T>(store: S | Promise<S>, use: (store: S) => Promise<T>): Promise<T> {
+  const opened = await store;
   try {
-    return await use(store);
+    return await use(opened);
   } finally {
-    await store.close();
+    await opened.close();
   }
 }
 
@@ -46,5 +68,5 @@ export async function withStore<S extends ReadableStore, T>(store: S, use: (stor
  * A failed commit wrote nothing, so each says that what was committed is safe.
  */
 export function explainStoreError(error: unknown): string | undefined {
-  return explainSqliteError(error);
+  return explainSqliteError(error) ?? explainPostgresError(error);
 }

@@ -15,4 +15,7 @@ function findPackageRoot(): string {
 }
 
 export const packageRoot = findPackageRoot();
-export const migrationsFolder = join(packageRoot, 'migrations');
+/** drizzle-kit's migrations for each database: migrations/sqlite, migrations/postgres. */
+export function migrationsFolder(dialect: 'sqlite' | 'postgres'): string {
+  return join(packageRoot, 'migrations', dialect);
+}

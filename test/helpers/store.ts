@@ -3,11 +3,11 @@
 import { join } from 'node:path';
 import type { NormalizedChange } from '../../src/core/change.js';
 import type { StoredStreamView } from '../../src/core/source.js';
-import { BatchWriter } from '../../src/store/batch-writer.js';
+import { BatchWriter } from '../../src/store/sqlite/batch-writer.js';
 import { emptyBatch, type Batch } from '../../src/core/batch.js';
-import { openDatabase, type OpenOptions, type SinkDatabase } from '../../src/store/database.js';
-import { acquireLease, type Lease } from '../../src/store/lease.js';
-import { registerStream } from '../../src/store/streams.js';
+import { openDatabase, type OpenOptions, type SinkDatabase } from '../../src/store/sqlite/database.js';
+import { acquireLease, type Lease } from '../../src/store/sqlite/lease.js';
+import { registerStream } from '../../src/store/sqlite/streams.js';
 import { tempDir } from './cli.js';
 
 export interface OpenStream {

@@ -12,8 +12,8 @@ export function migrateCommand<T extends GlobalArgs>(yargs: Argv<T>) {
     'Create the database or bring its tables up to date',
     (y) => y,
     async (args) => {
-      await openStore(dbOf(args)).close();
-      console.log(`${dbOf(args)}: schema up to date`);
+      const description = await withStore(openStore(dbOf(args)), async (store) => store.description);
+      console.log(`${description}: schema up to date`);
     },
   );
 }

@@ -2,7 +2,7 @@
 // `excludeContent=true` and an explicit `limit`, read page by page; revisions of several documents
 // at once. Transient failures (network, 5xx, 429 with Retry-After, an error line) are retried.
 import { request } from 'undici';
-import { parseRetryAfterMs } from '../../sse/client.js';
+import { httpAgent, parseRetryAfterMs } from '../../sse/client.js';
 import { backoffDelayMs, pause } from '../../common/retry.js';
 import { bodyExcerpt, isRecord } from '../../common/text.js';
 import { canonicalTime } from '../../common/time.js';
@@ -194,7 +194,7 @@ async function fetchOnce(http: SanityHttpContext, url: string, endpoint: string,
   let text: string;
   let retryAfterMs: number | undefined;
   try {
-    const response = await request(url, { method: 'GET', headers, signal: http.signal });
+    const response = await request(url, { method: 'GET', headers, signal: http.signal, dispatcher: httpAgent() });
     status = response.statusCode;
     retryAfterMs = parseRetryAfterMs(response.headers['retry-after']);
     text = await response.body.text();

@@ -4,8 +4,8 @@ import { closeSync, existsSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
-import { UsageError } from '../common/errors.js';
-import { migrationsFolder } from './package-root.js';
+import { UsageError } from '../../common/errors.js';
+import { migrationsFolder } from '../package-root.js';
 import { BackgroundCheckpointer } from './checkpointer.js';
 import * as schema from './schema.js';
 
@@ -45,7 +45,7 @@ function migrateWithForeignKeysOff(sqlite: Database.Database, db: BetterSQLite3D
   sqlite.pragma('foreign_keys = OFF');
   try {
     const applied = appliedMigrations(sqlite);
-    migrate(db, { migrationsFolder });
+    migrate(db, { migrationsFolder: migrationsFolder('sqlite') });
     // The check reads every row that points elsewhere: only after migrations that ran, not at every open.
     if (appliedMigrations(sqlite) === applied) return;
     const broken = sqlite.pragma('foreign_key_check') as { table: string }[];

@@ -1,9 +1,9 @@
 // The Store of src/core/store.ts on a SQLite file: one connection per process, shared by every
 // stream it ingests (better-sqlite3 being synchronous serializes their commits).
 import Database from 'better-sqlite3';
-import { DatabaseBusyError, UsageError } from '../common/errors.js';
-import type { Batch, CommitResult } from '../core/batch.js';
-import type { OpenGap, StoredDocument, StoredStreamView } from '../core/source.js';
+import { DatabaseBusyError, UsageError } from '../../common/errors.js';
+import type { Batch, CommitResult } from '../../core/batch.js';
+import type { OpenGap, StoredDocument, StoredStreamView } from '../../core/source.js';
 import type {
   ExportFilter,
   QueryResult,
@@ -14,7 +14,7 @@ import type {
   StreamDefinition,
   StreamStatus,
   StreamWriter,
-} from '../core/store.js';
+} from '../../core/store.js';
 import { BatchWriter } from './batch-writer.js';
 import { explainSqliteError, isDatabaseBusy, openDatabase, openDatabaseReadOnly, type OpenOptions, type SinkDatabase } from './database.js';
 import { exportEvents } from './export.js';

@@ -1,5 +1,5 @@
 // Streams the history log out as JSON lines in arrival order, one row in memory at a time.
-import type { ExportFilter } from '../core/store.js';
+import type { ExportFilter } from '../../core/store.js';
 import type { SinkDatabase } from './database.js';
 
 interface EventRow {

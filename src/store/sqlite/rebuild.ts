@@ -1,7 +1,8 @@
 // Recomputes a stream's projections from its history log in one transaction, and says what it
 // changed: the proof (or the repair) that the tables are exactly what the events imply.
-import { PROJECTION_TABLES, isNormalizeFailure, type NormalizeResult, type ProjectionTable } from '../core/change.js';
-import type { RebuildReport, StoredEvent, TableDifference } from '../core/store.js';
+import { PROJECTION_TABLES, isNormalizeFailure, type NormalizeResult, type ProjectionTable } from '../../core/change.js';
+import type { RebuildReport, StoredEvent } from '../../core/store.js';
+import { compareRows } from '../rebuild-report.js';
 import type { SinkDatabase } from './database.js';
 import { ProjectionApplier } from './projections.js';
 
@@ -37,7 +38,7 @@ export function rebuildProjections(
       }
       const after = snapshot(sqlite, stream);
       for (const table of PROJECTION_TABLES) {
-        const difference = compare(before.get(table)!, after.get(table)!);
+        const difference = compareRows(before.get(table)!, after.get(table)!);
         if (difference.added + difference.removed + difference.changed > 0) report.differences[table] = difference;
       }
       return report;
@@ -56,15 +57,4 @@ function snapshot(sqlite: SinkDatabase['sqlite'], stream: string): Map<Projectio
     tables.set(table, new Map(rows.map((row) => [JSON.stringify(keyColumns.map((c) => row[c])), JSON.stringify(row)])));
   }
   return tables;
-}
-
-function compare(before: Map<string, string>, after: Map<string, string>): TableDifference {
-  const difference: TableDifference = { added: 0, removed: 0, changed: 0 };
-  for (const [key, row] of after) {
-    const old = before.get(key);
-    if (old === undefined) difference.added++;
-    else if (old !== row) difference.changed++;
-  }
-  for (const key of before.keys()) if (!after.has(key)) difference.removed++;
-  return difference;
 }

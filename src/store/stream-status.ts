@@ -1,9 +1,19 @@
-// What `sse-sink status` reports per stream, read in one go from the bookkeeping tables.
+// What `sse-sink status` says of a stream, from its `streams` row and gap counts as any store
+// reads them: the same rules for SQLite and PostgreSQL.
 import { formatDuration } from '../common/duration.js';
 import type { StreamStatus } from '../core/store.js';
-import type { SinkDatabase } from './database.js';
 
-interface StreamStatusRow {
+/** The streams with their gap counts, as src/store/stream-status.ts reads them in SQL both SQLite and PostgreSQL run. */
+export const STATUS_SQL = `SELECT s.*,
+     (SELECT count(*) FROM gaps g WHERE g.stream = s.name AND g.status = 'open') AS gaps_open,
+     (SELECT count(*) FROM gaps g WHERE g.stream = s.name AND g.status = 'unrepairable') AS gaps_unrepairable,
+     (SELECT count(*) FROM gaps g WHERE g.stream = s.name AND g.status = 'repaired') AS catch_ups,
+     (SELECT g.reason || ': ' || coalesce(g.detail, g.status) FROM gaps g
+       WHERE g.stream = s.name AND g.status != 'repaired' ORDER BY g.id DESC LIMIT 1) AS last_gap_problem
+   FROM streams s ORDER BY s.name`;
+
+/** A stream's row with its gap counts; times in the canonical text form. */
+export interface StreamStatusRow {
   name: string;
   source: string;
   state: string;
@@ -25,22 +35,8 @@ interface StreamStatusRow {
   catch_ups: number;
 }
 
-export function readStatus({ sqlite }: SinkDatabase, now = Date.now()): StreamStatus[] {
-  const rows = sqlite
-    .prepare<[], StreamStatusRow>(
-      `SELECT s.*,
-         (SELECT count(*) FROM gaps g WHERE g.stream = s.name AND g.status = 'open') AS gaps_open,
-         (SELECT count(*) FROM gaps g WHERE g.stream = s.name AND g.status = 'unrepairable') AS gaps_unrepairable,
-         (SELECT count(*) FROM gaps g WHERE g.stream = s.name AND g.status = 'repaired') AS catch_ups,
-         (SELECT g.reason || ': ' || coalesce(g.detail, g.status) FROM gaps g
-           WHERE g.stream = s.name AND g.status != 'repaired' ORDER BY g.id DESC LIMIT 1) AS last_gap_problem
-       FROM streams s ORDER BY s.name`,
-    )
-    .all();
-  const byType = sqlite.prepare<[string], { type: string; n: number }>(
-    'SELECT type, count(*) AS n FROM events WHERE stream = ? GROUP BY type ORDER BY type',
-  );
-  return rows.map((row) => ({
+export function toStreamStatus(row: StreamStatusRow, eventsByType: Record<string, number>, now: number): StreamStatus {
+  return {
     name: row.name,
     source: row.source,
     ...currentState(row, now),
@@ -51,7 +47,7 @@ export function readStatus({ sqlite }: SinkDatabase, now = Date.now()): StreamSt
     lagSeconds: row.last_event_at ? Math.max(0, Math.round((now - Date.parse(row.last_event_at)) / 1000)) : null,
     lastHeartbeatAt: row.last_heartbeat_at,
     eventsTotal: row.events_total,
-    eventsByType: Object.fromEntries(byType.all(row.name).map(({ type, n }) => [type, n])),
+    eventsByType,
     duplicatesSkipped: row.duplicates_total,
     unknownTypes: row.unknown_total,
     deadLetters: row.dead_letters_total,
@@ -59,7 +55,7 @@ export function readStatus({ sqlite }: SinkDatabase, now = Date.now()): StreamSt
     gapsUnrepairable: row.gaps_unrepairable,
     lastGapProblem: row.last_gap_problem,
     catchUps: row.catch_ups,
-  }));
+  };
 }
 
 /**

@@ -1,8 +1,8 @@
 // Applies normalizers' projection ops to the projection tables, last writer wins by
 // (event time, arrival seq), with tombstones so a late "added" cannot undo a newer removal.
 import type Database from 'better-sqlite3';
-import type { RevisionMismatch } from '../core/batch.js';
-import type { ColumnValues, DetailRow, ProjectionTable } from '../core/change.js';
+import type { RevisionMismatch } from '../../core/batch.js';
+import type { ColumnValues, DetailRow, ProjectionTable } from '../../core/change.js';
 
 /** Where the event that carries an op stands in the order of writes. */
 export interface WriteOrder {

@@ -2,8 +2,8 @@
 // projections users query. drizzle-kit generates migrations/ from this file.
 import { sql } from 'drizzle-orm';
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex, type SQLiteTable } from 'drizzle-orm/sqlite-core';
-import type { DocumentMutationRow, ProjectionRows } from '../core/rows.js';
-import { SOURCE_KINDS } from '../core/source.js';
+import type { DocumentMutationRow, ProjectionRows } from '../../core/rows.js';
+import { SOURCE_KINDS } from '../../core/source.js';
 
 /** The moment a row is written, in the canonical form of every stored time (src/normalize/time.ts): microseconds. */
 const nowIso = sql`(strftime('%Y-%m-%dT%H:%M:%f', 'now') || '000Z')`;

@@ -2,27 +2,16 @@
 // conflicting one), resetting it, its lease, and the progress each commit saves.
 import type Database from 'better-sqlite3';
 import { eq } from 'drizzle-orm';
-import { UsageError } from '../common/errors.js';
-import { nowTime } from '../common/time.js';
-import type { StreamDefinition } from '../core/store.js';
+import { UsageError } from '../../common/errors.js';
+import { nowTime } from '../../common/time.js';
+import type { StreamDefinition } from '../../core/store.js';
+import { canonicalJson, checkDefinition } from '../stream-rules.js';
 import type { SinkDatabase } from './database.js';
 import { streams } from './schema.js';
 
 export type StreamRow = typeof streams.$inferSelect;
 
-/** JSON with sorted keys, so that the same options always compare equal. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : v,
-  );
-}
-
-/**
- * Stores the definition on first use and returns the stream's row. A different definition under
- * the same name is refused: mixing two streams' histories under one cursor would corrupt both.
- */
+/** Stores the definition on first use (src/store/stream-rules.ts says when) and returns the stream's row. */
 export function registerStream({ db }: SinkDatabase, wanted: StreamDefinition): StreamRow {
   const definition = canonicalJson(wanted.definition);
   return db.transaction(
@@ -31,21 +20,8 @@ export function registerStream({ db }: SinkDatabase, wanted: StreamDefinition): 
       if (!existing) {
         return tx.insert(streams).values({ name: wanted.name, source: wanted.source, definition }).returning().get();
       }
-      if (existing.source !== wanted.source) {
-        throw new UsageError(
-          `stream "${wanted.name}" is a ${existing.source} stream, not ${wanted.source}; choose another --stream name`,
-        );
-      }
-      if (existing.definition === null) {
-        return tx.update(streams).set({ definition }).where(eq(streams.name, wanted.name)).returning().get();
-      }
-      if (existing.definition !== definition) {
-        throw new UsageError(
-          `stream "${wanted.name}" was defined as ${existing.definition}, not ${definition}; ` +
-            `use a new --stream name, or run "sse-sink reset ${wanted.name} --yes" to start it again`,
-        );
-      }
-      return existing;
+      if (checkDefinition(existing, wanted) === 'keep') return existing;
+      return tx.update(streams).set({ definition }).where(eq(streams.name, wanted.name)).returning().get();
     },
     { behavior: 'immediate' },
   );

@@ -1,10 +1,10 @@
 // Commits a batch in ONE transaction: history rows (idempotent per stream + event id), their
 // projections, dead letters and the cursor after the batch. A crash never splits them.
 import type Database from 'better-sqlite3';
-import { LeaseLostError } from '../common/errors.js';
-import type { Batch, CommitResult } from '../core/batch.js';
-import type { GapRecord } from '../core/source-event.js';
-import { nowTime } from '../common/time.js';
+import { LeaseLostError } from '../../common/errors.js';
+import type { Batch, CommitResult } from '../../core/batch.js';
+import type { GapRecord } from '../../core/source-event.js';
+import { nowTime } from '../../common/time.js';
 import type { SinkDatabase } from './database.js';
 import type { Lease } from './lease.js';
 import { ProjectionApplier } from './projections.js';

@@ -1,0 +1,46 @@
+// A throw-away PostgreSQL server for the tests and benchmarks: harness/postgres-process.ts in a
+// child process (built by npm run build:tools), stopped when this process closes its stdin.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { builtHarnessPath } from './cli-process.js';
+
+export interface TestPostgres {
+  /** postgres://postgres@127.0.0.1:<port>/postgres, without the password. */
+  url: string;
+  password: string;
+  port: number;
+  /** Stops the server and deletes its files. */
+  stop(): Promise<void>;
+  /** Stops and starts it again on the same files (a database restart). */
+  restart(): Promise<void>;
+}
+
+export async function startTestPostgres({ durable = false } = {}): Promise<TestPostgres> {
+  const child = spawn(process.execPath, [builtHarnessPath('postgres-process'), ...(durable ? ['--durable'] : [])], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout });
+  const iterator = lines[Symbol.asyncIterator]();
+  const first = await Promise.race([
+    iterator.next(),
+    once(child, 'exit').then(([code]) => {
+      throw new Error(`the test PostgreSQL did not start (exit ${code}); is build/harness built (npm run build:tools)?`);
+    }),
+  ]);
+  const { url, password, port } = JSON.parse((first as IteratorResult<string>).value) as { url: string; password: string; port: number };
+  return {
+    url,
+    password,
+    port,
+    stop: async () => {
+      const exited = once(child, 'exit');
+      child.stdin.end();
+      await exited;
+    },
+    restart: async () => {
+      child.stdin.write('restart\n');
+      while (!(await iterator.next()).value?.includes('restarted'));
+    },
+  };
+}

@@ -1,0 +1,569 @@
+// The Store of src/core/store.ts on PostgreSQL: the same exactly-once promise as SQLite. A batch is
+// one transaction of a few set-based statements (events and detail rows from unnest(), the
+// projection ops in one call of sse_sink_apply, the cursor with the lease check), then NOTIFY.
+// The lease uses the database's clock, never the host's.
+import pg from 'pg';
+import { drizzle } from 'drizzle-orm/node-postgres';
+import { migrate } from 'drizzle-orm/node-postgres/migrator';
+import { DatabaseBusyError, LeaseLostError, UsageError } from '../../common/errors.js';
+import { backoffDelayMs, pause } from '../../common/retry.js';
+import { nowTime } from '../../common/time.js';
+import type { Batch, CommitResult, RevisionMismatch } from '../../core/batch.js';
+import { isNormalizeFailure, PROJECTION_TABLES, type ColumnValue, type ProjectionOp } from '../../core/change.js';
+import type { GapRecord } from '../../core/source-event.js';
+import type { OpenGap, StoredDocument, StoredStreamView } from '../../core/source.js';
+import type {
+  ExportFilter,
+  QueryResult,
+  RebuildReport,
+  Store,
+  StoredEvent,
+  StoredEventNormalizer,
+  StreamDefinition,
+  StreamStatus,
+  StreamWriter,
+} from '../../core/store.js';
+import { migrationsFolder } from '../package-root.js';
+import { compareRows } from '../rebuild-report.js';
+import { STATUS_SQL, toStreamStatus, type StreamStatusRow } from '../stream-status.js';
+import { canonicalJson, checkDefinition, isHeldByOther, LEASE_TTL_MS, newLeaseOwner, streamBusyError, type LeaseHolder } from '../stream-rules.js';
+import { isRetryable, maskedUrl, type PostgresTarget } from './connection.js';
+import { createPool } from './pool.js';
+
+/** The channel a commit notifies: `{"stream": …, "seq": …}`, the newest seq it stored. */
+export const NOTIFY_CHANNEL = 'sse_sink';
+
+/** Columns PostgreSQL stores as jsonb: a normalizer's JSON text goes in as it is. */
+const JSON_COLUMNS = new Set(['object', 'result', 'mutations', 'previous']);
+const INGEST_STATEMENT_TIMEOUT_MS = 60_000;
+const QUERY_STATEMENT_TIMEOUT_MS = 30_000;
+const EXPORT_PAGE = 1000;
+const REBUILD_PAGE = 1000;
+
+export interface OpenPostgresOptions {
+  /** Create the schema and run migrations (writers); readers only check the tables are there. */
+  migrate: boolean;
+}
+
+export async function openPostgresStore(target: PostgresTarget, options: OpenPostgresOptions): Promise<PostgresStore> {
+  const pool = createPool(target, { statementTimeoutMs: INGEST_STATEMENT_TIMEOUT_MS });
+  const store = new PostgresStore(pool, target);
+  try {
+    await retryingStartup(() => (options.migrate ? store.migrate() : store.checkTables()));
+    return store;
+  } catch (error) {
+    await pool.end();
+    throw error;
+  }
+}
+
+export class PostgresStore implements Store {
+  readonly description: string;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly target: PostgresTarget,
+  ) {
+    this.description = `${maskedUrl(target.url)} (schema ${target.schema})`;
+  }
+
+  /** Creates the schema and applies pending migrations, one process at a time. */
+  async migrate(): Promise<void> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('SELECT pg_advisory_lock(hashtext($1))', [`sse-sink migrate ${this.target.schema}`]);
+      try {
+        await client.query(`CREATE SCHEMA IF NOT EXISTS ${this.target.schema}`);
+        await migrate(drizzle(client), { migrationsFolder: migrationsFolder('postgres'), migrationsSchema: this.target.schema });
+      } finally {
+        await client.query('SELECT pg_advisory_unlock(hashtext($1))', [`sse-sink migrate ${this.target.schema}`]);
+      }
+    } finally {
+      client.release();
+    }
+  }
+
+  async checkTables(): Promise<void> {
+    const { rows } = await this.pool.query<{ found: string | null }>('SELECT to_regclass($1) AS found', [`${this.target.schema}.streams`]);
+    if (!rows[0]?.found) {
+      throw new UsageError(`${this.description} has no sse-sink tables; run "sse-sink migrate --db …" or an ingest first`);
+    }
+  }
+
+  async openWriter(wanted: StreamDefinition): Promise<StreamWriter> {
+    const owner = newLeaseOwner();
+    const position = await retryingStartup(() => this.inTransaction(async (client) => {
+      await client.query('INSERT INTO streams (name, source, definition) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING', [
+        wanted.name,
+        wanted.source,
+        canonicalJson(wanted.definition),
+      ]);
+      const { rows } = await client.query<StreamLeaseRow & { source: string; definition: string | null; cursor: string | null; last_event_at: string | null }>(
+        `SELECT source, definition, cursor, last_event_at, lease_owner, lease_expires_at, lease_expires_at > now() AS live
+           FROM streams WHERE name = $1 FOR UPDATE`,
+        [wanted.name],
+      );
+      const row = rows[0];
+      if (checkDefinition(row, wanted) === 'adopt') {
+        await client.query('UPDATE streams SET definition = $2 WHERE name = $1', [wanted.name, canonicalJson(wanted.definition)]);
+      }
+      await takeLease(client, wanted.name, owner, row);
+      return { cursor: row.cursor, lastEventAt: row.last_event_at };
+    }));
+    const stream = wanted.name;
+    return {
+      stream,
+      position,
+      stored: this.storedStreamView(stream),
+      commit: (batch) => this.retryable(() => this.inTransaction((client) => commitBatch(client, stream, owner, batch))),
+      renewLease: () =>
+        this.retryable(async () => {
+          const result = await this.pool.query(
+            `UPDATE streams SET lease_expires_at = now() + $3 * interval '1 millisecond' WHERE name = $1 AND lease_owner = $2`,
+            [stream, owner, LEASE_TTL_MS],
+          );
+          return result.rowCount === 1;
+        }),
+      // A connection lost at the very end must not turn a clean stop into a failure.
+      release: (reason) => retryingStartup(() => this.releaseLease(stream, owner, reason)),
+    };
+  }
+
+  private async releaseLease(stream: string, owner: string, reason: string): Promise<void> {
+    await this.pool.query(
+      `UPDATE streams SET lease_owner = NULL, lease_expires_at = NULL, state = 'stopped', state_reason = $3, state_updated_at = now()
+         WHERE name = $1 AND lease_owner = $2`,
+      [stream, owner, reason],
+    );
+  }
+
+  async status(now = Date.now()): Promise<StreamStatus[]> {
+    const { rows } = await this.pool.query<StreamStatusRow>(STATUS_SQL);
+    const byType = await this.pool.query<{ stream: string; type: string; n: number }>(
+      'SELECT stream, type, count(*) AS n FROM events GROUP BY stream, type ORDER BY stream, type',
+    );
+    return rows.map((row) =>
+      toStreamStatus(row, Object.fromEntries(byType.rows.filter((r) => r.stream === row.name).map(({ type, n }) => [type, n])), now),
+    );
+  }
+
+  async query(sql: string): Promise<QueryResult> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN READ ONLY');
+      await client.query(`SET LOCAL statement_timeout = ${QUERY_STATEMENT_TIMEOUT_MS}`);
+      let result: pg.QueryResult;
+      try {
+        // With values, node-postgres uses the extended protocol: one statement, no `; DROP …` after it.
+        result = await client.query({ text: sql, values: [] });
+      } catch (error) {
+        throw explainQueryError(error);
+      } finally {
+        await client.query('ROLLBACK').catch(() => undefined);
+      }
+      if (result.fields.length === 0) throw new UsageError('query only reads; the statement returns no rows (use SELECT)');
+      return { columns: result.fields.map((field) => field.name), rows: result.rows as Record<string, unknown>[] };
+    } finally {
+      client.release();
+    }
+  }
+
+  async *exportEvents(filter: ExportFilter): AsyncGenerator<string> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN READ ONLY ISOLATION LEVEL REPEATABLE READ');
+      const conditions = ['stream = $1'];
+      const values: unknown[] = [filter.stream];
+      if (filter.since) conditions.push(`occurred_at >= $${values.push(filter.since)}`);
+      if (filter.until) conditions.push(`occurred_at < $${values.push(filter.until)}`);
+      if (filter.types?.length) conditions.push(`type = ANY ($${values.push(filter.types)})`);
+      await client.query(
+        `DECLARE history NO SCROLL CURSOR FOR
+           SELECT seq, stream, event_id, type, subject_kind, subject_id, occurred_at, received_at, cursor, projected, payload::text AS payload
+           FROM events WHERE ${conditions.join(' AND ')} ORDER BY seq`,
+        values,
+      );
+      for (;;) {
+        const { rows } = await client.query<ExportRow>(`FETCH ${EXPORT_PAGE} FROM history`);
+        if (rows.length === 0) break;
+        for (const { payload, ...row } of rows) yield `${JSON.stringify(row).slice(0, -1)},"payload":${payload}}`;
+      }
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+  }
+
+  async rebuild(stream: string, normalizerFor: StoredEventNormalizer): Promise<RebuildReport> {
+    const owner = newLeaseOwner();
+    const source = await this.inTransaction(async (client) => {
+      const { rows } = await client.query<StreamLeaseRow & { source: StreamDefinition['source'] }>(
+        'SELECT source, lease_owner, lease_expires_at, lease_expires_at > now() AS live FROM streams WHERE name = $1 FOR UPDATE',
+        [stream],
+      );
+      if (rows.length === 0) throw new UsageError(`no stream named "${stream}"; "sse-sink status" lists the streams`);
+      await takeLease(client, stream, owner, rows[0]);
+      return rows[0].source;
+    });
+    const normalize = normalizerFor(source);
+    try {
+      return await this.inTransaction(async (client) => {
+        const before = await snapshot(client, stream);
+        for (const table of PROJECTION_TABLES) await client.query(`DELETE FROM ${table} WHERE stream = $1`, [stream]);
+        await client.query("DELETE FROM projection_tombstones WHERE (row_key::jsonb)->>0 = $1", [stream]);
+        const report: RebuildReport = { events: 0, unreadable: 0, differences: {} };
+        for (let last = 0; ; ) {
+          const page = await client.query<StoredEvent>(
+            `SELECT seq, type, occurred_at, payload::text AS payload FROM events
+               WHERE stream = $1 AND projected AND seq > $2 ORDER BY seq LIMIT ${REBUILD_PAGE}`,
+            [stream, last],
+          );
+          if (page.rows.length === 0) break;
+          const ops: string[] = [];
+          for (const event of page.rows) {
+            report.events++;
+            const result = normalize(event);
+            if (isNormalizeFailure(result)) {
+              report.unreadable++;
+              continue;
+            }
+            for (const op of result.projections) ops.push(opJson(op, event.occurred_at, event.seq));
+          }
+          if (ops.length) await client.query('SELECT sse_sink_apply($1, $2::jsonb)', [stream, `[${ops.join(',')}]`]);
+          last = page.rows.at(-1)!.seq;
+        }
+        const after = await snapshot(client, stream);
+        for (const table of PROJECTION_TABLES) {
+          const difference = compareRows(before.get(table)!, after.get(table)!);
+          if (difference.added + difference.removed + difference.changed > 0) report.differences[table] = difference;
+        }
+        return report;
+      });
+    } finally {
+      await this.releaseLease(stream, owner, 'rebuild done');
+    }
+  }
+
+  async reset(stream: string): Promise<void> {
+    await this.inTransaction(async (client) => {
+      const { rows } = await client.query<StreamLeaseRow>(
+        'SELECT lease_owner, lease_expires_at, lease_expires_at > now() AS live FROM streams WHERE name = $1 FOR UPDATE',
+        [stream],
+      );
+      if (rows.length === 0) throw new UsageError(`no stream named "${stream}"; "sse-sink status" lists the streams`);
+      if (isHeldByOther(holder(rows[0]))) throw streamBusyError(stream, holder(rows[0]));
+      await client.query(
+        `UPDATE streams SET cursor = NULL, cursor_updated_at = now(), definition = NULL, state = 'idle', state_reason = 'reset' WHERE name = $1`,
+        [stream],
+      );
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+
+  private storedStreamView(stream: string): StoredStreamView {
+    return {
+      documents: async () => {
+        const { rows } = await this.pool.query<{ document_id: string; rev: string | null; deleted_at: string | null; event_time: string | null }>(
+          'SELECT document_id, rev, deleted_at, event_time FROM documents WHERE stream = $1',
+          [stream],
+        );
+        return new Map<string, StoredDocument>(rows.map((r) => [r.document_id, { rev: r.rev, deleted: r.deleted_at !== null, updatedAt: r.event_time }]));
+      },
+      openGaps: async () => {
+        const { rows } = await this.pool.query<{ reason: string; document_id: string | null; detail: string | null }>(
+          "SELECT reason, document_id, detail FROM gaps WHERE stream = $1 AND status = 'open' ORDER BY id",
+          [stream],
+        );
+        return rows.map((r): OpenGap => ({ reason: r.reason, documentId: r.document_id, detail: r.detail }));
+      },
+      oldestEventAt: async () => {
+        const { rows } = await this.pool.query<{ at: string | null }>('SELECT min(occurred_at) AS at FROM events WHERE stream = $1', [stream]);
+        return rows[0]?.at ?? null;
+      },
+    };
+  }
+
+  private async inTransaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken: unknown;
+    try {
+      await client.query('BEGIN');
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      broken = isRetryable(error) ? error : undefined;
+      await client.query('ROLLBACK').catch((rollbackError: unknown) => (broken = rollbackError));
+      throw error;
+    } finally {
+      // A connection that failed is not given back to the pool: the next call connects anew.
+      client.release(broken instanceof Error ? broken : broken === undefined ? undefined : true);
+    }
+  }
+
+  /** A lost connection, a restart, a timeout or a serialization failure: said as the typed error the ingest loop retries. */
+  private async retryable<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if (isRetryable(error)) throw new DatabaseBusyError(`PostgreSQL failed (${(error as Error).message}); nothing was committed`);
+      throw error;
+    }
+  }
+}
+
+const STARTUP_ATTEMPTS = 5;
+
+/**
+ * Opening, migrating, taking the lease and releasing it, tried again while the database is
+ * restarting or its connections are being killed (then the error is the last one, said plainly).
+ */
+async function retryingStartup<T>(work: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (error) {
+      if (!isRetryable(error) || attempt === STARTUP_ATTEMPTS) throw error;
+      await pause(backoffDelayMs({ firstMs: 250, maxMs: 4000 }, attempt), undefined);
+    }
+  }
+}
+
+interface StreamLeaseRow {
+  lease_owner: string | null;
+  lease_expires_at: string | null;
+  live: boolean | null;
+}
+
+/** Takes the lease of a stream whose row is locked (FOR UPDATE), or says who holds it. */
+async function takeLease(client: pg.PoolClient, stream: string, owner: string, row: StreamLeaseRow): Promise<void> {
+  if (isHeldByOther(holder(row))) throw streamBusyError(stream, holder(row));
+  await client.query(
+    `UPDATE streams SET lease_owner = $2, lease_expires_at = now() + $3 * interval '1 millisecond', state = 'live',
+       state_reason = NULL, state_updated_at = now() WHERE name = $1`,
+    [stream, owner, LEASE_TTL_MS],
+  );
+}
+
+function holder(row: StreamLeaseRow): LeaseHolder {
+  return { owner: row.lease_owner, expiresAt: row.lease_expires_at, live: row.live === true };
+}
+
+interface ExportRow {
+  seq: number;
+  payload: string;
+}
+
+/** One batch: its events, their projections and detail rows, dead letters, gaps and the cursor. */
+async function commitBatch(client: pg.PoolClient, stream: string, owner: string, batch: Batch): Promise<CommitResult> {
+  const result: CommitResult = { inserted: 0, duplicates: 0, deadLetters: 0, revisionMismatches: [], insertedByType: {} };
+  const seqs = await insertEvents(client, stream, batch);
+  let unknown = 0;
+  let lastEventAt: string | null = null;
+  let newestSeq = 0;
+  const ops: string[] = [];
+  const details: { values: Record<string, ColumnValue>; seq: number }[] = [];
+  for (const { change } of batch.changes) {
+    const { history } = change;
+    const seq = seqs.get(history.eventId);
+    if (seq === undefined) {
+      result.duplicates++;
+      continue;
+    }
+    // A second copy of the same event in one batch is a duplicate too.
+    seqs.delete(history.eventId);
+    result.inserted++;
+    result.insertedByType[history.type] = (result.insertedByType[history.type] ?? 0) + 1;
+    if (!history.projected) unknown++;
+    if (lastEventAt === null || history.occurredAt > lastEventAt) lastEventAt = history.occurredAt;
+    newestSeq = Math.max(newestSeq, seq);
+    for (const detail of change.details ?? []) details.push({ values: detail.values, seq });
+    for (const op of change.projections) ops.push(opJson(op, history.occurredAt, seq));
+  }
+  await insertDocumentMutations(client, stream, details);
+  if (ops.length) {
+    const { rows } = await client.query<{ mismatches: string }>('SELECT sse_sink_apply($1, $2::jsonb)::text AS mismatches', [stream, `[${ops.join(',')}]`]);
+    result.revisionMismatches = JSON.parse(rows[0].mismatches) as RevisionMismatch[];
+  }
+  const gaps: GapRecord[] = result.revisionMismatches.map((mismatch) => ({
+    kind: 'gap',
+    reason: 'revision-mismatch',
+    documentId: String(mismatch.key.document_id ?? JSON.stringify(mismatch.key)),
+    fromTime: null,
+    toTime: lastEventAt,
+    status: 'open',
+    changesFound: null,
+    detail: JSON.stringify(mismatch),
+  }));
+  for (const gap of [...gaps, ...batch.gaps]) await recordGap(client, stream, gap);
+  if (batch.deadLetters.length) {
+    const letters = batch.deadLetters;
+    await client.query(
+      `INSERT INTO dead_letters (stream, received_at, event_type, reason, cursor, raw)
+       SELECT $1, d.received_at, d.event_type, d.reason, d.cursor, d.raw
+       FROM unnest($2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY AS d(received_at, event_type, reason, cursor, raw, ord)
+       ORDER BY d.ord`,
+      [stream, letters.map((l) => l.receivedAt), letters.map((l) => l.eventType), letters.map((l) => l.reason), letters.map((l) => l.cursor), letters.map((l) => withoutNul(l.raw))],
+    );
+    result.deadLetters = letters.length;
+  }
+  const saved = await client.query(
+    `UPDATE streams SET
+       cursor = coalesce($3, cursor),
+       cursor_updated_at = CASE WHEN $3::text IS NULL THEN cursor_updated_at ELSE now() END,
+       last_event_at = greatest(last_event_at, $4::timestamptz),
+       last_received_at = coalesce($5::timestamptz, last_received_at),
+       last_heartbeat_at = coalesce($6::timestamptz, last_heartbeat_at),
+       events_total = events_total + $7,
+       duplicates_total = duplicates_total + $8,
+       unknown_total = unknown_total + $9,
+       dead_letters_total = dead_letters_total + $10,
+       lease_expires_at = now() + $11 * interval '1 millisecond'
+     WHERE name = $1 AND lease_owner = $2`,
+    [stream, owner, batch.cursor, lastEventAt, batch.changes.at(-1)?.receivedAt ?? null, batch.heartbeatAt ?? null,
+      result.inserted, result.duplicates, unknown, result.deadLetters, LEASE_TTL_MS],
+  );
+  if (saved.rowCount !== 1) throw new LeaseLostError(stream);
+  if (newestSeq > 0) await client.query('SELECT pg_notify($1, $2)', [NOTIFY_CHANNEL, JSON.stringify({ stream, seq: newestSeq })]);
+  return result;
+}
+
+/** Inserts the batch's events in order; the seq of each one stored now (a duplicate gets none). */
+async function insertEvents(client: pg.PoolClient, stream: string, batch: Batch): Promise<Map<string, number>> {
+  if (batch.changes.length === 0) return new Map();
+  const column = <T>(pick: (change: Batch['changes'][number]) => T) => batch.changes.map(pick);
+  const { rows } = await client.query<{ event_id: string; seq: number }>(
+    `INSERT INTO events (stream, event_id, type, subject_kind, subject_id, occurred_at, received_at, cursor, projected, payload)
+     SELECT $1, e.event_id, e.type, e.subject_kind, e.subject_id, e.occurred_at, e.received_at, e.cursor, e.projected, e.payload
+     FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[], $8::text[], $9::boolean[], $10::jsonb[])
+       WITH ORDINALITY AS e(event_id, type, subject_kind, subject_id, occurred_at, received_at, cursor, projected, payload, ord)
+     ORDER BY e.ord
+     ON CONFLICT (stream, event_id) DO NOTHING
+     RETURNING event_id, seq`,
+    [
+      stream,
+      column((c) => c.change.history.eventId),
+      column((c) => c.change.history.type),
+      column((c) => c.change.history.subjectKind),
+      column((c) => c.change.history.subjectId),
+      column((c) => c.change.history.occurredAt),
+      column((c) => c.receivedAt),
+      column((c) => c.cursor),
+      column((c) => c.change.history.projected),
+      column((c) => withoutNul(c.change.history.payload)),
+    ],
+  );
+  return new Map(rows.map((row) => [row.event_id, row.seq]));
+}
+
+const MUTATION_COLUMNS = [
+  'event_id', 'transaction_id', 'document_id', 'doc_type', 'transition', 'previous_rev', 'result_rev', 'identity', 'visibility',
+  'timestamp', 'mutations', 'result', 'previous', 'origin',
+] as const;
+const MUTATION_TYPES: Record<(typeof MUTATION_COLUMNS)[number], string> = {
+  event_id: 'text', transaction_id: 'text', document_id: 'text', doc_type: 'text', transition: 'text', previous_rev: 'text',
+  result_rev: 'text', identity: 'text', visibility: 'text', timestamp: 'timestamptz', mutations: 'jsonb', result: 'jsonb',
+  previous: 'jsonb', origin: 'text',
+};
+
+async function insertDocumentMutations(client: pg.PoolClient, stream: string, details: { values: Record<string, ColumnValue>; seq: number }[]): Promise<void> {
+  if (details.length === 0) return;
+  const arrays = MUTATION_COLUMNS.map((column) =>
+    details.map(({ values }) => {
+      const value = values[column];
+      return typeof value === 'string' && MUTATION_TYPES[column] === 'jsonb' ? withoutNul(value) : (value ?? null);
+    }),
+  );
+  const unnestArgs = MUTATION_COLUMNS.map((column, i) => `$${i + 3}::${MUTATION_TYPES[column]}[]`).join(', ');
+  await client.query(
+    `INSERT INTO document_mutations (stream, seq, ${MUTATION_COLUMNS.join(', ')})
+     SELECT $1, m.seq, ${MUTATION_COLUMNS.map((c) => `m.${c}`).join(', ')}
+     FROM unnest($2::bigint[], ${unnestArgs}) AS m(seq, ${MUTATION_COLUMNS.join(', ')})
+     ON CONFLICT (stream, event_id) DO NOTHING`,
+    [stream, details.map((d) => d.seq), ...arrays],
+  );
+}
+
+async function recordGap(client: pg.PoolClient, stream: string, gap: GapRecord): Promise<void> {
+  if (gap.resolvesOpen) {
+    const resolved = await client.query(
+      `UPDATE gaps SET status = $1, from_time = coalesce($2, from_time), to_time = coalesce($3, to_time), changes_found = $4,
+         detail = coalesce($5, detail) WHERE stream = $6 AND reason = $7 AND document_id IS NOT DISTINCT FROM $8 AND status = 'open'`,
+      [gap.status, gap.fromTime, gap.toTime, gap.changesFound, gap.detail, stream, gap.reason, gap.documentId ?? null],
+    );
+    if ((resolved.rowCount ?? 0) > 0) return;
+  }
+  await client.query(
+    `INSERT INTO gaps (stream, detected_at, reason, document_id, from_time, to_time, status, changes_found, detail)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+    [stream, nowTime(), gap.reason, gap.documentId ?? null, gap.fromTime, gap.toTime, gap.status, gap.changesFound, gap.detail],
+  );
+}
+
+/**
+ * One projection op as the JSON sse_sink_apply reads, written by hand so that a JSON column's text
+ * (an entity, a document) goes in as it is instead of being parsed and serialized again.
+ */
+function opJson(op: ProjectionOp, time: string, seq: number): string {
+  const columns = (values: object | undefined) =>
+    values === undefined
+      ? 'null'
+      : `{${Object.entries(values)
+          .map(([column, value]) => `${JSON.stringify(column)}:${JSON_COLUMNS.has(column) && typeof value === 'string' ? withoutNul(value) : JSON.stringify(value ?? null)}`)
+          .join(',')}}`;
+  const head = `{"op":${JSON.stringify(op.op)},"table":${JSON.stringify(op.table)},"time":${JSON.stringify(time)},"seq":${seq}`;
+  switch (op.op) {
+    case 'put': {
+      const expect = op.expect ? `,"expect":${JSON.stringify(op.expect)}` : '';
+      const derived = op.derived ? `,"derived":${columns(op.derived)}` : '';
+      return `${head},"key":${columns(op.key)},"values":${columns(op.values)}${derived}${expect}}`;
+    }
+    case 'remove':
+      return `${head},"key":${columns(op.key)}}`;
+    case 'remove-matching':
+      return `${head},"match":${columns(op.match)}}`;
+  }
+}
+
+/**
+ * jsonb cannot hold U+0000: an escaped NUL in JSON text becomes U+FFFD (text columns cannot hold
+ * a NUL byte either). Only a `\u0000` escape preceded by an even number of backslashes is one.
+ */
+function withoutNul(json: string): string {
+  if (!json.includes('\\u0000') && !json.includes('\0')) return json;
+  return json.replace(/\0/g, '\uFFFD').replace(/(^|[^\\])((?:\\\\)*)\\u0000/g, '$1$2\\ufffd');
+}
+
+function explainQueryError(error: unknown): Error {
+  const code = (error as { code?: unknown }).code;
+  const message = (error as Error).message;
+  if (code === '25006') return new UsageError('query only reads; the statement would change the database (use SELECT)');
+  if (code === '57014') return new UsageError(`the query ran longer than ${QUERY_STATEMENT_TIMEOUT_MS / 1000} s and was cancelled`);
+  if (typeof code === 'string' && (code.startsWith('42') || code.startsWith('22'))) return new UsageError(`the SQL did not compile: ${message}`);
+  return error as Error;
+}
+
+/** Every projection row of the stream as text, keyed by its primary key. */
+async function snapshot(client: pg.PoolClient, stream: string): Promise<Map<string, Map<string, string>>> {
+  const tables = new Map<string, Map<string, string>>();
+  for (const table of PROJECTION_TABLES) {
+    const { rows: keyRows } = await client.query<{ name: string }>(
+      `SELECT a.attname AS name FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+         WHERE i.indrelid = $1::regclass AND i.indisprimary ORDER BY a.attnum`,
+      [table],
+    );
+    const keys = keyRows.map((r) => r.name);
+    const { rows } = await client.query<{ row: string }>(`SELECT to_jsonb(t)::text AS row FROM ${table} t WHERE stream = $1`, [stream]);
+    tables.set(
+      table,
+      new Map(rows.map(({ row }) => {
+        const parsed = JSON.parse(row) as Record<string, unknown>;
+        return [JSON.stringify(keys.map((k) => parsed[k])), row];
+      })),
+    );
+  }
+  return tables;
+}

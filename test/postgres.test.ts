@@ -1,0 +1,115 @@
+// What only the PostgreSQL destination has: passwords that never show, NOTIFY after each commit,
+// and a database that fails under a running ingester (connections killed, a restart) without
+// losing or doubling a row. The suites that run on both databases are elsewhere (backends.ts).
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startSseTestServer, type SseTestServer } from '../src/simulators/sse-server.js';
+import { randomAuth0Script } from '../harness/auth0-script.js';
+import { seededRandom } from '../src/simulators/sanity-simulator.js';
+import { keepAlive, serveAfterCursor } from './helpers/auth0.js';
+import { postgresBackend, type TestDatabase } from './helpers/backends.js';
+import { collect, runCli, spawnCli, tempDir } from './helpers/cli.js';
+
+const { url, password } = inject('postgres');
+const script = randomAuth0Script({ frames: 3000, random: seededRandom(7) });
+
+function ingestArgs(server: SseTestServer, db: TestDatabase, ...extra: string[]): string[] {
+  return ['ingest', 'auth0', '--stream', 'tenant', '--domain', 'tenant.eu.auth0.com', '--url', server.url, ...db.args, ...extra];
+}
+
+async function admin<T extends pg.QueryResultRow>(sql: string): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url, password });
+  await client.connect();
+  try {
+    return (await client.query<T>(sql)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+describe('the PostgreSQL destination', () => {
+  let paced: SseTestServer;
+  let unpaced: SseTestServer;
+  beforeAll(async () => {
+    paced = await startSseTestServer(serveAfterCursor(script.entries, { pace: { framesPerTick: 10, tickMs: 10 }, tail: keepAlive(5000) }));
+    unpaced = await startSseTestServer(serveAfterCursor(script.entries, { tail: keepAlive(5000) }));
+  });
+  afterAll(async () => {
+    await paced?.close();
+    await unpaced?.close();
+  });
+
+  it('refuses a --db URL that holds a password, before connecting, and never prints it', async () => {
+    const withPassword = url.replace('postgres@', 'postgres:hunter2-secret@');
+    const result = await runCli(['status', '--db', withPassword]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/holds a password, which ps would show; put it in PGPASSWORD/);
+    expect(result.stderr).not.toContain('hunter2-secret');
+    expect(result.stderr).toContain('postgres:***@');
+  });
+
+  it('says in one line that the login was refused, without the password', async () => {
+    const db = postgresBackend.fresh();
+    const result = await runCli(['migrate', ...db.args], { PGPASSWORD: 'wrong-secret' });
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    expect(result.stderr).toMatch(/PostgreSQL refused the login .*PGPASSWORD, ~\/\.pgpass or --db-password-file/);
+    expect(result.stderr).not.toContain('wrong-secret');
+  });
+
+  it('reads the password from --db-password-file, and migrate names the schema it brought up to date', async () => {
+    const db = postgresBackend.fresh();
+    const file = join(tempDir(), 'pg.password');
+    writeFileSync(file, `${password}\n`, { mode: 0o600 });
+    const result = await runCli(['migrate', ...db.args, '--db-password-file', file]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain(`(schema ${db.target.schema}): schema up to date`);
+  });
+
+  it('notifies sse_sink after each commit with the stream and its newest seq', async () => {
+    const db = postgresBackend.fresh();
+    const listener = new pg.Client({ connectionString: url, password });
+    await listener.connect();
+    const notes: { stream: string; seq: number }[] = [];
+    listener.on('notification', (note) => notes.push(JSON.parse(note.payload ?? '{}')));
+    await listener.query('LISTEN sse_sink');
+    const result = await runCli(ingestArgs(unpaced, db, '--until-idle', '1'), { AUTH0_TOKEN: 't', ...db.env });
+    expect(result.code, result.stderr).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await listener.end();
+    const [{ max }] = await db.rows<{ max: number }>('SELECT max(seq) AS max FROM events');
+    const mine = notes.filter((note) => note.stream === 'tenant');
+    expect(mine.length).toBeGreaterThan(0);
+    expect(mine.at(-1)).toEqual({ stream: 'tenant', seq: max });
+    // Each notification names a seq that was committed when it was sent: they only grow.
+    expect(mine.map((note) => note.seq)).toEqual([...mine.map((note) => note.seq)].sort((a, b) => a - b));
+  });
+
+  it('loses and doubles nothing when its connections are killed, during and between batches', async () => {
+    const db = postgresBackend.fresh();
+    const child = spawnCli(ingestArgs(paced, db, '--until-idle', '2'), { AUTH0_TOKEN: 't', ...db.env });
+    const exited = collect(child);
+    let done = false;
+    void exited.then(() => (done = true));
+    let killed = 0;
+    // pg_terminate_backend is what a failover, an admin or a restarting pooler does to a session.
+    for (let round = 0; round < 12 && !done; round++) {
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      const rows = await admin<{ killed: boolean }>(
+        "SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity WHERE application_name = 'sse-sink' AND pid <> pg_backend_pid()",
+      );
+      killed += rows.filter((row) => row.killed).length;
+    }
+    const result = await exited;
+    expect(result.code, result.stderr).toBe(0);
+    expect(killed).toBeGreaterThan(0);
+    const [events] = await db.rows<{ n: number; distinct_ids: number }>('SELECT count(*) AS n, count(DISTINCT event_id) AS distinct_ids FROM events');
+    expect(events).toEqual({ n: script.firstArrival.size, distinct_ids: script.firstArrival.size });
+    const [letters] = await db.rows<{ n: number }>('SELECT count(*) AS n FROM dead_letters');
+    expect(letters.n).toBe(script.deadLetterPositions.length);
+    const emails = await db.rows<{ user_id: string; email: string }>('SELECT user_id, email FROM users');
+    expect(new Map(emails.map((row) => [row.user_id, row.email]))).toEqual(script.expectedEmails);
+  });
+});
