@@ -10,6 +10,7 @@ import { createLogger } from '../src/common/log.js';
 import { simulatedTenantSource } from '../src/demo/auth0-source.js';
 import { normalizeAuth0Event } from '../src/sources/auth0/normalize.js';
 import { isNormalizeFailure, type NormalizedChange, type ProjectionOp } from '../src/core/change.js';
+import type { StoreTarget } from '../src/store/open-store.js';
 import type { SinkDatabase } from '../src/store/sqlite/database.js';
 import { registerStream } from '../src/store/sqlite/streams.js';
 import { encodeFrame, type ScriptFrame, type ScriptStep } from '../src/simulators/sse-server.js';
@@ -76,7 +77,7 @@ export function* streamSteps(events: number): Generator<ScriptStep> {
 }
 
 /** The first `events` frames as the ingester stores them, normalized before any clock starts. */
-function normalizedStream(events: number): { frames: ScriptFrame[]; changes: NormalizedChange[] } {
+export function normalizedStream(events: number): { frames: ScriptFrame[]; changes: NormalizedChange[] } {
   const frames = Array.from({ length: events }, (_, i) => generatedFrame(i));
   return { frames, changes: frames.map(normalizeFrame) };
 }
@@ -154,12 +155,12 @@ function plainUpserts(sqlite: Database.Database): (op: ProjectionOp, eventTime: 
 }
 
 /** One ingest of the whole stream into a fresh database; returns its seconds and payload bytes. */
-async function ingestOnce(dir: string, url: string, events: number, durable: boolean, rss: RssCheckpoints): Promise<{ seconds: number; payloadBytes: number }> {
+async function ingestOnce(dbPath: string | StoreTarget, url: string, events: number, durable: boolean, rss: RssCheckpoints): Promise<{ seconds: number; payloadBytes: number }> {
   let inserted = 0;
   let payloadBytes = 0;
   const started = performance.now();
   const summary = await runIngestOnFile({
-    dbPath: join(dir, `ingest-${process.hrtime.bigint()}.db`),
+    dbPath,
     storeOptions: { durable },
     stream: 'bench',
     source: simulatedTenantSource(url, 'bench-token'),
@@ -177,13 +178,14 @@ async function ingestOnce(dir: string, url: string, events: number, durable: boo
 }
 
 /** One ingest of `events` events into a fresh database: seconds, payload bytes, peak RSS, and RSS at each quarter. */
-export async function ingestAuth0(events: number, { durable = false } = {}): Promise<Throughput & { rss: RssCheckpoints }> {
+export async function ingestAuth0(events: number, { durable = false, db }: { durable?: boolean; db?: StoreTarget } = {}): Promise<Throughput & { rss: RssCheckpoints }> {
   const dir = mkdtempSync(join(tmpdir(), 'sse-sink-bench-auth0-'));
   const server = await startStreamServer('auth0', events);
   try {
     globalThis.gc?.();
     const rss = new RssCheckpoints(events);
-    const { result, peakRssMb } = await peakRssDuring(() => ingestOnce(dir, server.url, events, durable, rss));
+    const dbPath = db ?? join(dir, `ingest-${process.hrtime.bigint()}.db`);
+    const { result, peakRssMb } = await peakRssDuring(() => ingestOnce(dbPath, server.url, events, durable, rss));
     return { events, ...result, peakRssMb, rss };
   } finally {
     await server.close();

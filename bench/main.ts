@@ -8,6 +8,8 @@ import { benchAuth0, ingestAuth0, ingestAuth0Scenario } from './auth0.bench.js';
 import { componentLine, markdownTable, scenarioSummary, throughputSvg, type Machine, type MillionResult } from './report.js';
 import type { ScenarioResult } from './result.js';
 import { benchSanity, ingestSanity } from './sanity.bench.js';
+import { startTestPostgres } from '../harness/postgres-server.js';
+import { benchPostgres, type PostgresLine } from './postgres.bench.js';
 import { benchExport } from './export.bench.js';
 import { benchSseClient } from './sse-client.bench.js';
 import { benchWriter, writerByBatchSize } from './writer.bench.js';
@@ -54,6 +56,15 @@ const exportHistory = await benchExport();
 console.log('Sanity catch-up…');
 const catchUp = await benchCatchUp();
 
+console.log('PostgreSQL end-to-end (a throw-away server, fsync on)…');
+const postgresServer = await startTestPostgres({ durable: true });
+let postgres: PostgresLine[];
+try {
+  postgres = await benchPostgres(postgresServer);
+} finally {
+  await postgresServer.stop();
+}
+
 let chart: { batchSize: number; eventsPerSecond: number }[] | undefined;
 if (args.has('--chart')) {
   console.log('batch writer by batch size…');
@@ -69,6 +80,13 @@ if (million) console.log(`- Auth0 end-to-end, 1,000,000 events: ${million.rss}`)
 console.log(`- ${componentLine(sseClient)}`);
 console.log(`- ${componentLine(exportHistory)}`);
 console.log(`- ${catchUpLine(catchUp)}`);
+for (const p of postgres) {
+  console.log(
+    `- ${p.name} (100k events, 500/batch, one transaction each): ${Math.round(p.eventsPerSecond)} events/s, peak RSS ${Math.round(p.peakRssMb)} MB (${p.rss}); ` +
+      `${p.vsPlain.toFixed(2)}x of plain statements in one transaction (${Math.round(p.plainEventsPerSecond)}/s; target >= ${p.targets.vsPlain}x), ` +
+      `${p.vsNaive.toFixed(1)}x of a commit per event (${Math.round(p.naiveEventsPerSecond)}/s; target >= ${p.targets.vsNaive}x): ${p.pass ? 'pass' : 'FAIL'}`,
+  );
+}
 if (chart) console.log(`- writer events/s by batch size: ${chart.map((p) => `${p.batchSize}: ${Math.round(p.eventsPerSecond)}`).join(', ')}`);
 
 writeFileSync(
@@ -87,11 +105,15 @@ writeFileSync(
       sseClient,
       export: exportHistory,
       catchUp,
+      postgres,
       writerByBatchSize: chart,
     },
     null,
     2,
   )}\n`,
 );
-const failed = scenarios.map(scenarioSummary).filter((s) => !s.pass).length + (million && million.throughput.peakRssMb >= million.targetPeakRssMb ? 1 : 0);
+const failed =
+  scenarios.map(scenarioSummary).filter((s) => !s.pass).length +
+  postgres.filter((p) => !p.pass).length +
+  (million && million.throughput.peakRssMb >= million.targetPeakRssMb ? 1 : 0);
 console.log(failed ? `\n${failed} scenario(s) below target` : '\nall targets met');

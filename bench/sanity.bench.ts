@@ -5,6 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { StoreTarget } from '../src/store/open-store.js';
 import { runIngestOnFile } from '../harness/ingest-on-file.js';
 import { createLogger } from '../src/common/log.js';
 import { SanitySource } from '../src/sources/sanity/source.js';
@@ -39,7 +40,7 @@ interface GeneratedMutation {
 const transactionIdOf = (i: number) => `tx${i.toString(36).padStart(20, '0')}`;
 
 /** Mutation i of an editorial dataset: edits of 2,000 posts, drafts and published, with results. */
-function generatedMutation(i: number): GeneratedMutation {
+export function generatedMutation(i: number): GeneratedMutation {
   const n = i % DOCUMENTS;
   const publishedId = `post-${n.toString(36).padStart(6, '0')}`;
   const documentId = n % 3 === 0 ? publishedId : `drafts.${publishedId}`;
@@ -155,7 +156,7 @@ export interface SanityIngest {
 }
 
 /** The scenario's ingest into a fresh database, run first by main.ts (its peak RSS is clean then). */
-export async function ingestSanity(): Promise<SanityIngest> {
+export async function ingestSanity(db?: StoreTarget): Promise<SanityIngest> {
   const dir = mkdtempSync(join(tmpdir(), 'sse-sink-bench-sanity-'));
   globalThis.gc?.();
   const server = await startStreamServer('sanity', MUTATIONS);
@@ -166,7 +167,7 @@ export async function ingestSanity(): Promise<SanityIngest> {
     const { result: seconds, peakRssMb } = await peakRssDuring(async () => {
       const started = performance.now();
       const summary = await runIngestOnFile({
-        dbPath: join(dir, 'ingest.db'),
+        dbPath: db ?? join(dir, 'ingest.db'),
         stream: 'bench',
         source: new SanitySource({
           config: simulatedDatasetConfig(server.url, { projectId: 'bench', query: '*[_type == "post"]' }),
