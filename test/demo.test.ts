@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { demoTenantEvents } from '../src/simulators/demo-tenant.js';
 import { runCli, tempDir } from './helpers/cli.js';
 import { queryRows } from './helpers/auth0.js';
+import { postgresBackend } from './helpers/backends.js';
 
 describe('sse-sink demo', () => {
   it('ingests the simulated tenant and dataset, prints query results and what to try next', async () => {
@@ -44,5 +45,18 @@ describe('sse-sink demo', () => {
     const refused = await runCli(['demo', '--db', other]);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/holds other streams \(prod\)/);
+  });
+
+  it('runs on PostgreSQL, twice, into the schema it is given', async () => {
+    const db = postgresBackend.fresh();
+    const tenant = demoTenantEvents();
+    for (let run = 0; run < 2; run++) {
+      const result = await runCli(['demo', ...db.args], db.env);
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toContain(`(schema ${db.target.schema})`);
+      expect(result.stdout).toContain(`--db-schema ${db.target.schema}`);
+    }
+    expect(await db.rows("SELECT count(*) AS n FROM events WHERE stream = 'demo-auth0'")).toEqual([{ n: tenant.length }]);
+    expect(await db.rows('SELECT count(*) AS n FROM organizations')).toEqual([{ n: 3 }]);
   });
 });
