@@ -71,32 +71,56 @@ export interface SanityTables {
 }
 
 /** Reads a stream's Sanity tables in the shape of `expectedMutations` / `expectedDocuments`. */
+/** What readSanityTables reads, for a stream name sse-sink accepts (letters, digits, ".", "_", "-"). */
+function sanityTableSql(stream: string): { mutations: string; documents: string; doubled: string } {
+  const where = `stream = '${stream}'`;
+  return {
+    mutations: `SELECT event_id, transaction_id, document_id, doc_type, transition, previous_rev, result_rev, identity, visibility,
+        timestamp, result, previous FROM document_mutations WHERE ${where} ORDER BY event_id`,
+    documents: `SELECT document_id, id_kind, published_id, release_id, doc_type, rev, result, updated_at, deleted_at, event_time
+        FROM documents WHERE ${where} ORDER BY document_id`,
+    doubled: `SELECT event_id FROM events WHERE ${where} GROUP BY event_id HAVING count(*) > 1
+        UNION SELECT event_id FROM document_mutations WHERE ${where} GROUP BY event_id HAVING count(*) > 1`,
+  };
+}
+
+function sanityTables(mutations: Row[], documents: Row[], doubled: Row[]): SanityTables {
+  return {
+    mutations: mutations.sort(byEventId),
+    documents: documents.sort((a, b) => String(a.document_id).localeCompare(String(b.document_id))),
+    doubled: doubled.map((r) => (r as { event_id: string }).event_id),
+  };
+}
+
 export function readSanityTables(dbPath: string, stream: string): SanityTables {
+  const sql = sanityTableSql(stream);
   const sqlite = new Database(dbPath, { readonly: true });
   try {
-    const mutations = sqlite
-      .prepare(
-        `SELECT event_id, transaction_id, document_id, doc_type, transition, previous_rev, result_rev, identity, visibility,
-           timestamp, result, previous FROM document_mutations WHERE stream = ? ORDER BY event_id`,
-      )
-      .all(stream) as Row[];
-    const documents = sqlite
-      .prepare(
-        `SELECT document_id, id_kind, published_id, release_id, doc_type, rev, result, updated_at, deleted_at, event_time
-         FROM documents WHERE stream = ? ORDER BY document_id`,
-      )
-      .all(stream) as Row[];
-    const doubled = sqlite
-      .prepare(
-        `SELECT event_id FROM events WHERE stream = ? GROUP BY event_id HAVING count(*) > 1
-         UNION SELECT event_id FROM document_mutations WHERE stream = ? GROUP BY event_id HAVING count(*) > 1`,
-      )
-      .all(stream, stream)
-      .map((r) => (r as { event_id: string }).event_id);
-    return { mutations: mutations.sort(byEventId), documents: documents.sort((a, b) => String(a.document_id).localeCompare(String(b.document_id))), doubled };
+    const all = (query: string) => sqlite.prepare(query).all() as Row[];
+    return sanityTables(all(sql.mutations), all(sql.documents), all(sql.doubled));
   } finally {
     sqlite.close();
   }
+}
+
+/**
+ * The same tables from any database, with their JSON columns parsed: PostgreSQL's jsonb prints
+ * a document with its keys in its own order. Compare with `withParsedJson` of the expected rows.
+ */
+export async function readSanityTablesFrom(rows: (sql: string) => Promise<Row[]>, stream: string): Promise<SanityTables> {
+  const sql = sanityTableSql(stream);
+  const tables = sanityTables(await rows(sql.mutations), await rows(sql.documents), await rows(sql.doubled));
+  return { ...tables, mutations: withParsedJson(tables.mutations), documents: withParsedJson(tables.documents) };
+}
+
+/** Rows with their `result` and `previous` JSON text parsed. */
+export function withParsedJson(rows: Row[]): Row[] {
+  const parsed = (value: unknown) => (typeof value === 'string' ? (JSON.parse(value) as unknown) : value);
+  return rows.map((row) => ({
+    ...row,
+    ...('result' in row ? { result: parsed(row.result) } : {}),
+    ...('previous' in row ? { previous: parsed(row.previous) } : {}),
+  }));
 }
 
 export function readRows(dbPath: string, sql: string, ...params: unknown[]): Row[] {

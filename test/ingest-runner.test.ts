@@ -221,6 +221,6 @@ describe('ingest runner on sqlite, locked', () => {
     expect(readSqlite(dbPath)).toMatchObject({ events: 1200, stream: { cursor: 'c1200', state: 'stopped' } });
     const messages = logs.map((line) => JSON.parse(line) as { level: string; msg: string });
     expect(messages).toContainEqual(expect.objectContaining({ level: 'warn', msg: expect.stringContaining('locked by another process') }));
-    expect(messages).toContainEqual(expect.objectContaining({ level: 'info', msg: expect.stringContaining('lock was released') }));
+    expect(messages).toContainEqual(expect.objectContaining({ level: 'info', msg: expect.stringContaining('the held batch is committed') }));
   });
 });

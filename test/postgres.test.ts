@@ -9,8 +9,9 @@ import { startSseTestServer, type SseTestServer } from '../src/simulators/sse-se
 import { randomAuth0Script } from '../harness/auth0-script.js';
 import { seededRandom } from '../src/simulators/sanity-simulator.js';
 import { keepAlive, serveAfterCursor } from './helpers/auth0.js';
-import { postgresBackend, type TestDatabase } from './helpers/backends.js';
+import { pgClient, postgresBackend, type TestDatabase } from './helpers/backends.js';
 import { collect, runCli, spawnCli, tempDir } from './helpers/cli.js';
+import { startTestPostgres } from '../harness/postgres-server.js';
 
 const { url, password } = inject('postgres');
 const script = randomAuth0Script({ frames: 3000, random: seededRandom(7) });
@@ -20,7 +21,7 @@ function ingestArgs(server: SseTestServer, db: TestDatabase, ...extra: string[])
 }
 
 async function admin<T extends pg.QueryResultRow>(sql: string): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url, password });
+  const client = pgClient(url, password);
   await client.connect();
   try {
     return (await client.query<T>(sql)).rows;
@@ -70,7 +71,7 @@ describe('the PostgreSQL destination', () => {
 
   it('notifies sse_sink after each commit with the stream and its newest seq', async () => {
     const db = postgresBackend.fresh();
-    const listener = new pg.Client({ connectionString: url, password });
+    const listener = pgClient(url, password);
     await listener.connect();
     const notes: { stream: string; seq: number }[] = [];
     listener.on('notification', (note) => notes.push(JSON.parse(note.payload ?? '{}')));
@@ -111,5 +112,43 @@ describe('the PostgreSQL destination', () => {
     expect(letters.n).toBe(script.deadLetterPositions.length);
     const emails = await db.rows<{ user_id: string; email: string }>('SELECT user_id, email FROM users');
     expect(new Map(emails.map((row) => [row.user_id, row.email]))).toEqual(script.expectedEmails);
+  });
+
+  it('loses and doubles nothing when the server restarts under it', async () => {
+    // A server of its own: the one the other tests share must not go away under them.
+    const own = await startTestPostgres();
+    try {
+      const schema = 'restarted';
+      const args = ingestArgs(paced, { args: ['--db', own.url, '--db-schema', schema] } as TestDatabase, '--until-idle', '3');
+      const child = spawnCli(args, { AUTH0_TOKEN: 't', PGPASSWORD: own.password });
+      const exited = collect(child);
+      // Restart once the ingester is committing, so that commits meet the server going away.
+      const committed = async () => {
+        const client = pgClient(own.url, own.password, schema);
+        try {
+          await client.connect();
+          return Number((await client.query<{ n: string }>('SELECT count(*) AS n FROM events')).rows[0].n);
+        } catch {
+          return 0;
+        } finally {
+          await client.end().catch(() => undefined);
+        }
+      };
+      while ((await committed()) < 300) await new Promise((resolve) => setTimeout(resolve, 50));
+      await own.restart();
+      const result = await exited;
+      expect(result.code, result.stderr).toBe(0);
+      const client = pgClient(own.url, own.password, schema);
+      await client.connect();
+      try {
+        const { rows } = await client.query<{ n: string; distinct_ids: string }>('SELECT count(*) AS n, count(DISTINCT event_id) AS distinct_ids FROM events');
+        expect(rows[0]).toEqual({ n: String(script.firstArrival.size), distinct_ids: String(script.firstArrival.size) });
+      } finally {
+        await client.end();
+      }
+      expect(result.stderr).toMatch(/PostgreSQL failed .*; holding the batch and retrying/);
+    } finally {
+      await own.stop();
+    }
   });
 });

@@ -1,10 +1,8 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { randomScript, SanitySimulator, seededRandom, startSanitySimulator } from '../src/simulators/sanity-simulator.js';
-import { collect, runCli, spawnCli, tempDir } from './helpers/cli.js';
-import { expectedDocuments, expectedMutations, readSanityTables, type Row } from './helpers/sanity.js';
+import { backends, type TestDatabase } from './helpers/backends.js';
+import { collect, runCli, spawnCli } from './helpers/cli.js';
+import { expectedDocuments, expectedMutations, readSanityTablesFrom, withParsedJson, type Row } from './helpers/sanity.js';
 
 const TRANSACTIONS = 5000;
 const KILLS = 24;
@@ -15,31 +13,37 @@ afterAll(async () => {
   while (cleanups.length) await cleanups.pop()!();
 });
 
+/** The tables, or none when the ingester was killed before it first created them. */
+async function tablesIfCreated(db: TestDatabase) {
+  try {
+    return await readSanityTablesFrom((sql) => db.rows(sql), 'crash');
+  } catch (error) {
+    if (/does not exist|no sse-sink tables|no such table/.test((error as Error).message)) return undefined;
+    throw error;
+  }
+}
+
 /** Every stored row is a real change stored once, exactly as it happened (nothing wrong, nothing doubled). */
-function expectOnlyTrueRowsStoredOnce(db: string, expectedById: Map<unknown, Row>): number {
-  if (!existsSync(db)) return 0;
-  const sqlite = new Database(db, { readonly: true });
-  const migrated = sqlite.prepare("SELECT 1 FROM sqlite_master WHERE name = 'document_mutations'").get() !== undefined;
-  sqlite.close();
-  if (!migrated) return 0; // killed before the first migration
-  const tables = readSanityTables(db, 'crash');
+async function expectOnlyTrueRowsStoredOnce(db: TestDatabase, expectedById: Map<unknown, Row>): Promise<number> {
+  const tables = await tablesIfCreated(db);
+  if (!tables) return 0;
   expect(tables.doubled).toEqual([]);
   for (const row of tables.mutations) expect(row).toEqual(expectedById.get(row.event_id));
   return tables.mutations.length;
 }
 
-describe('sse-sink ingest sanity under SIGKILL', () => {
+describe.each(backends)('sse-sink ingest sanity under SIGKILL on $name', (backend) => {
   it('loses nothing and doubles nothing when killed at random moments over a 5,000-mutation script', async () => {
     const random = seededRandom(20261123);
     const sim = new SanitySimulator({ keepAliveMs: 200 });
     const server = await startSanitySimulator(sim);
     cleanups.push(server.close);
     const script = randomScript({ seed: 7, transactions: TRANSACTIONS, documents: 60, keepPublished: true });
-    const db = join(tempDir(), 'crash.db');
+    const db = backend.fresh();
     const args = ['ingest', 'sanity', '--stream', 'crash', '--project', 'abc123', '--dataset', 'production',
       '--query', '*[!(_id in path("_.**"))]', '--include-result', '--since', '2026-03-01T00:00:00Z',
-      '--url', server.url, '--db', db];
-    const env = { SANITY_TOKEN: 'sk-crash' };
+      '--url', server.url, ...db.args];
+    const env = { SANITY_TOKEN: 'sk-crash', ...db.env };
 
     // From the first connection on, the dataset keeps changing whether or not sse-sink runs:
     // ~300 transactions a second.
@@ -82,8 +86,8 @@ describe('sse-sink ingest sanity under SIGKILL', () => {
       clearTimeout(timer);
       expect(result.signal, result.stderr).toBe('SIGKILL');
       kills++;
-      const expectedById = new Map(expectedMutations(sim.changes, options).map((row) => [row.event_id, row]));
-      const now = expectOnlyTrueRowsStoredOnce(db, expectedById);
+      const expectedById = new Map(withParsedJson(expectedMutations(sim.changes, options)).map((row) => [row.event_id, row]));
+      const now = await expectOnlyTrueRowsStoredOnce(db, expectedById);
       expect(now).toBeGreaterThanOrEqual(stored);
       stored = now;
     }
@@ -93,16 +97,14 @@ describe('sse-sink ingest sanity under SIGKILL', () => {
     sim.setReplayWindow(0); // the last run catches up whatever the last kill left
     const final = await runCli([...args, '--until-idle', '2'], env);
     expect(final.code, final.stderr).toBe(0);
-    const tables = readSanityTables(db, 'crash');
+    const tables = (await tablesIfCreated(db))!;
     expect(tables.doubled).toEqual([]);
-    expect(tables.mutations).toEqual(expectedMutations(sim.changes, options));
-    expect(tables.documents).toEqual(expectedDocuments(sim.changes, options));
+    expect(tables.mutations).toEqual(withParsedJson(expectedMutations(sim.changes, options)));
+    expect(tables.documents).toEqual(withParsedJson(expectedDocuments(sim.changes, options)));
     // Both ways back were taken: resumed replays and catch-ups after resets.
     expect(sim.listens.some((l) => l.greeting === 'welcomeback')).toBe(true);
     expect(sim.listens.some((l) => l.greeting === 'reset')).toBe(true);
-    const sqlite = new Database(db, { readonly: true });
-    const gaps = sqlite.prepare("SELECT reason, status, count(*) AS n FROM gaps WHERE stream = 'crash' GROUP BY reason, status").all();
-    sqlite.close();
-    expect(gaps.filter((g) => (g as { status: string }).status !== 'repaired')).toEqual([]);
+    const gaps = await db.rows<{ status: string }>("SELECT reason, status, count(*) AS n FROM gaps WHERE stream = 'crash' GROUP BY reason, status");
+    expect(gaps.filter((g) => g.status !== 'repaired')).toEqual([]);
   }, 240_000);
 });

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SanitySimulator, startSanitySimulator, type ScriptTransaction } from '../src/simulators/sanity-simulator.js';
 import { collect, runCli, spawnCli, tempDir } from './helpers/cli.js';
 import { readRows, until } from './helpers/sanity.js';
+import { postgresBackend } from './helpers/backends.js';
 
 const today = new Date().toISOString().slice(0, 10);
 const yesterday = new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
@@ -51,12 +52,65 @@ const readmeSql = [...readFileSync(new URL('./fixtures/sanity/readme-sql.md', im
   (m) => m[1].trim(),
 );
 
+
+/** What the README's examples answer after the session: the same on both databases. */
+async function expectReadmeResults(query: (sql: string) => Promise<Record<string, unknown>[]>, sql: string[]): Promise<void> {
+  expect(await query(sql[0])).toEqual([
+    { timestamp: at(3), transition: 'appear', previous_rev: null, result_rev: 'tx03', identity: 'pBob', origin: 'listen' },
+    { timestamp: at(6), transition: 'update', previous_rev: 'tx03', result_rev: 'tx06', identity: 'pAlice', origin: 'listen' },
+  ]);
+  expect(await query(sql[1])).toEqual([
+    { document_id: 'drafts.post-1', id_kind: 'draft', release_id: null, rev: 'tx03', updated_at: at(3), deleted_at: at(3) },
+    { document_id: 'post-1', id_kind: 'published', release_id: null, rev: 'tx06', updated_at: at(6), deleted_at: null },
+    { document_id: 'versions.rSpring.post-1', id_kind: 'version', release_id: 'rSpring', rev: 'tx07', updated_at: at(7), deleted_at: at(7) },
+    { document_id: 'versions.rSummer.post-1', id_kind: 'version', release_id: 'rSummer', rev: 'tx08', updated_at: at(8), deleted_at: null },
+  ]);
+  const who = await query(sql[2]);
+  expect(who.map((r) => ({ ...r, transitions: String(r.transitions).split(',').sort() }))).toEqual([
+    { identity: 'pAlice', changes: 4, documents: 3, transitions: ['appear', 'update'], last_change: at(6) },
+    { identity: 'pBob', changes: 4, documents: 4, transitions: ['appear', 'disappear'], last_change: at(8) },
+    { identity: 'pCarol', changes: 2, documents: 1, transitions: ['appear', 'disappear'], last_change: at(7) },
+  ]);
+  expect(await query(sql[3])).toEqual([
+    { document_id: 'drafts.author-1', id_kind: 'draft', release_id: null, title: null, published_title: null },
+    { document_id: 'versions.rSummer.post-1', id_kind: 'version', release_id: 'rSummer', title: 'Hello, summer', published_title: 'Hello, world!' },
+  ]);
+}
+
+/** The README's PostgreSQL spellings, where they differ: examples 2, 3 and 4. */
+const readmePostgresSql = [...readFileSync(new URL('./fixtures/sanity/readme-sql-postgres.md', import.meta.url), 'utf8').matchAll(/```sql\n([\s\S]*?)```/g)].map(
+  (m) => m[1].trim(),
+);
+
 describe('the README\'s Sanity SQL examples', () => {
   it('are the ones these tests run, word for word', () => {
     const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
     const section = readme.slice(readme.indexOf('## Ingest Sanity'));
     expect(readme).toContain('## Ingest Sanity');
-    for (const sql of readmeSql) expect(section).toContain(sql);
+    for (const sql of [...readmeSql, ...readmePostgresSql]) expect(section).toContain(sql);
+  });
+
+  it('answer the same on PostgreSQL, in its spelling', async () => {
+    const sim = new SanitySimulator({ keepAliveMs: 20 });
+    const { url } = await simulator(sim);
+    const db = postgresBackend.fresh();
+    const child = spawnCli(
+      ['ingest', 'sanity', '--stream', 'blog', '--project', 'abc123', '--dataset', 'production', '--query', '*[_type in ["post", "author"]]',
+        '--url', url, ...db.args, '--include-result', '--until-idle', '2'],
+      { SANITY_TOKEN: 'sk-session-secret', ...db.env },
+    );
+    const done = collect(child);
+    await until(() => sim.listens.length === 1, 'the listener to connect');
+    sim.publish(...session, ...afterChannelError);
+    const result = await done;
+    expect(result.code, result.stderr).toBe(0);
+    const query = async (sql: string) => {
+      const out = await runCli(['query', sql, '--format', 'json', ...db.args], db.env);
+      expect(out.code, out.stderr).toBe(0);
+      return JSON.parse(out.stdout) as Record<string, unknown>[];
+    };
+    expect(readmePostgresSql).toHaveLength(3);
+    await expectReadmeResults(query, [readmeSql[0], ...readmePostgresSql, readmeSql[4]]);
   });
 });
 
@@ -132,26 +186,7 @@ describe('sse-sink ingest sanity: a scripted listen session', () => {
       return JSON.parse(out.stdout) as Record<string, unknown>[];
     };
     expect(readmeSql).toHaveLength(5);
-    expect(await query(readmeSql[0])).toEqual([
-      { timestamp: at(3), transition: 'appear', previous_rev: null, result_rev: 'tx03', identity: 'pBob', origin: 'listen' },
-      { timestamp: at(6), transition: 'update', previous_rev: 'tx03', result_rev: 'tx06', identity: 'pAlice', origin: 'listen' },
-    ]);
-    expect(await query(readmeSql[1])).toEqual([
-      { document_id: 'drafts.post-1', id_kind: 'draft', release_id: null, rev: 'tx03', updated_at: at(3), deleted_at: at(3) },
-      { document_id: 'post-1', id_kind: 'published', release_id: null, rev: 'tx06', updated_at: at(6), deleted_at: null },
-      { document_id: 'versions.rSpring.post-1', id_kind: 'version', release_id: 'rSpring', rev: 'tx07', updated_at: at(7), deleted_at: at(7) },
-      { document_id: 'versions.rSummer.post-1', id_kind: 'version', release_id: 'rSummer', rev: 'tx08', updated_at: at(8), deleted_at: null },
-    ]);
-    const who = await query(readmeSql[2]);
-    expect(who.map((r) => ({ ...r, transitions: String(r.transitions).split(',').sort() }))).toEqual([
-      { identity: 'pAlice', changes: 4, documents: 3, transitions: ['appear', 'update'], last_change: at(6) },
-      { identity: 'pBob', changes: 4, documents: 4, transitions: ['appear', 'disappear'], last_change: at(8) },
-      { identity: 'pCarol', changes: 2, documents: 1, transitions: ['appear', 'disappear'], last_change: at(7) },
-    ]);
-    expect(await query(readmeSql[3])).toEqual([
-      { document_id: 'drafts.author-1', id_kind: 'draft', release_id: null, title: null, published_title: null },
-      { document_id: 'versions.rSummer.post-1', id_kind: 'version', release_id: 'rSummer', title: 'Hello, summer', published_title: 'Hello, world!' },
-    ]);
+    await expectReadmeResults(query, readmeSql);
   });
 
   it('stops with the config-error exit code and the message when the query is rejected (channelError)', async () => {

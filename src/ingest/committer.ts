@@ -89,7 +89,7 @@ export class Committer {
         return;
       }
       // Nothing was written (the transaction could not begin): the same batch is tried again.
-      if (!this.locked) log.warn('the database is locked by another process; holding the batch and retrying', { events: batchEvents(toCommit) });
+      if (!this.locked) log.warn(`${error.message.split(';')[0]}; holding the batch and retrying`, { events: batchEvents(toCommit) });
       this.held = toCommit;
       this.locked = { since: this.locked?.since ?? Date.now(), retryAt: Date.now() + LOCKED_RETRY_MS };
       clearTimeout(this.retryTimer);
@@ -99,7 +99,7 @@ export class Committer {
       if (readerWaits) started();
     }
     if (this.locked) {
-      log.info('the database lock was released; the held batch is committed', { lockedMs: Date.now() - this.locked.since });
+      log.info('the database answers again; the held batch is committed', { heldMs: Date.now() - this.locked.since });
       this.locked = undefined;
       clearTimeout(this.retryTimer);
     }

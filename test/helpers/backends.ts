@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
+import { parse } from 'pg-connection-string';
 import { inject } from 'vitest';
 import { openReadableStore, withStore, type StoreTarget } from '../../src/store/open-store.js';
 import { tempDir } from './cli.js';
@@ -64,7 +65,7 @@ export const postgresBackend: Backend = {
       env: { PGPASSWORD: password },
       rows: (sql) => rowsIn(target, sql),
       exec: async (sql) => {
-        const client = new pg.Client({ connectionString: url, password, options: `-c search_path=${target.schema}` });
+        const client = pgClient(url, password, target.schema);
         await client.connect();
         try {
           await client.query(sql);
@@ -77,3 +78,12 @@ export const postgresBackend: Backend = {
 };
 
 export const backends: Backend[] = [sqliteBackend, postgresBackend];
+
+/**
+ * A plain node-postgres client of a test server. Built from the URL's fields: given the URL as
+ * connectionString, node-postgres would let its empty password win over `password`.
+ */
+export function pgClient(url: string, password: string, schema?: string): pg.Client {
+  const { password: _none, ...fromUrl } = parse(url);
+  return new pg.Client({ ...(fromUrl as pg.ClientConfig), password, ...(schema ? { options: `-c search_path=${schema}` } : {}) });
+}

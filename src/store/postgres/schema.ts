@@ -2,8 +2,9 @@
 // SQLite's (src/store/sqlite/schema.ts), in PostgreSQL's own types: jsonb for JSON, timestamptz
 // for times, boolean, identity bigint for `seq`. drizzle-kit generates migrations/postgres/ from
 // this file; the tables live in the schema --db-schema names (default sse_sink).
-import { bigint, boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, type PgTable } from 'drizzle-orm/pg-core';
-import type { DocumentMutationRow, ProjectionRows } from '../../core/rows.js';
+import { bigint, boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import type { DocumentMutationRow } from '../../core/rows.js';
+import type { Columns, Fits, SqlRow, WrittenRow } from '../rows-fit-schema.js';
 import { SOURCE_KINDS } from '../../core/source.js';
 
 /** Every time is a timestamptz, read back as the canonical text (src/store/postgres/connection.ts). */
@@ -303,14 +304,6 @@ export const projectionTombstones = pgTable(
 );
 
 // ---- the rows normalizers write (src/core/rows.ts) must fit these tables -------------------
-
-type SqlRow<Table extends PgTable> = {
-  [K in keyof Table['$inferInsert'] as K extends keyof Table['_']['columns'] ? Table['_']['columns'][K]['_']['name'] : never]: Table['$inferInsert'][K];
-};
-/** As in src/store/sqlite/schema.ts: `Row` is an insert row of the table, naming no column it lacks. */
-type Fits<Row extends Insert, Insert, Columns extends Record<keyof Row, unknown>> = [Row, Insert, Columns];
-type Columns<Table extends PgTable> = Required<SqlRow<Table>>;
-type WrittenRow<T extends keyof ProjectionRows> = ProjectionRows[T] & { stream: string; event_time: string; event_seq: number };
 
 /** Compile-time only: a column of src/core/rows.ts missing here, or of another type, fails `tsc`. */
 export type RowsFitSchema = [

@@ -1,8 +1,9 @@
 // The SQLite schema of sse-sink as drizzle values: the history log, stream bookkeeping and the
 // projections users query. drizzle-kit generates migrations/ from this file.
 import { sql } from 'drizzle-orm';
-import { index, integer, primaryKey, sqliteTable, text, uniqueIndex, type SQLiteTable } from 'drizzle-orm/sqlite-core';
-import type { DocumentMutationRow, ProjectionRows } from '../../core/rows.js';
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import type { DocumentMutationRow } from '../../core/rows.js';
+import type { Columns, Fits, SqlRow, WrittenRow } from '../rows-fit-schema.js';
 import { SOURCE_KINDS } from '../../core/source.js';
 
 /** The moment a row is written, in the canonical form of every stored time (src/normalize/time.ts): microseconds. */
@@ -344,18 +345,6 @@ export const projectionTombstones = sqliteTable(
 );
 
 // ---- the rows normalizers write (src/core/rows.ts) must fit these tables -------------------
-
-/** A table's insert row by SQL column name, as drizzle types it. */
-type SqlRow<Table extends SQLiteTable> = {
-  [K in keyof Table['$inferInsert'] as K extends keyof Table['_']['columns'] ? Table['_']['columns'][K]['_']['name'] : never]: Table['$inferInsert'][K];
-};
-/**
- * `Row` (every column a normalizer may write, with its type) is an insert row of the table, and
- * names no column the table lacks (`Columns`: the same row with every column required).
- */
-type Fits<Row extends Insert, Insert, Columns extends Record<keyof Row, unknown>> = [Row, Insert, Columns];
-type Columns<Table extends SQLiteTable> = Required<SqlRow<Table>>;
-type WrittenRow<T extends keyof ProjectionRows> = ProjectionRows[T] & { stream: string; event_time: string; event_seq: number };
 
 /** Compile-time only: a column of src/core/rows.ts missing here, or of another type, fails `tsc`. */
 export type RowsFitSchema = [
