@@ -58,6 +58,8 @@ export class Committer {
       await this.commit(emptyBatch(), attempt === FINAL_ATTEMPTS, () => {});
       if (this.held) await pause(LOCKED_RETRY_MS, undefined);
     }
+    // A refused try above armed the retry timer again: nothing may commit after the run.
+    clearTimeout(this.retryTimer);
     if (this.failure) throw this.failure.error;
   }
 
