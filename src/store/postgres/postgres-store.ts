@@ -24,6 +24,7 @@ import type {
   StreamWriter,
 } from '../../core/store.js';
 import { migrationsFolder } from '../package-root.js';
+import { exportLine } from '../export-line.js';
 import { compareRows } from '../rebuild-report.js';
 import { STATUS_SQL, toStreamStatus, type StreamStatusRow } from '../stream-status.js';
 import { canonicalJson, checkDefinition, isHeldByOther, LEASE_TTL_MS, newLeaseOwner, streamBusyError, type LeaseHolder } from '../stream-rules.js';
@@ -186,7 +187,7 @@ export class PostgresStore implements Store {
       for (;;) {
         const { rows } = await client.query<ExportRow>(`FETCH ${EXPORT_PAGE} FROM history`);
         if (rows.length === 0) break;
-        for (const { payload, ...row } of rows) yield `${JSON.stringify(row).slice(0, -1)},"payload":${payload}}`;
+        for (const { payload, ...row } of rows) yield exportLine(row, payload);
       }
       await client.query('COMMIT');
     } finally {

@@ -1,5 +1,6 @@
 // Streams the history log out as JSON lines in arrival order, one row in memory at a time.
 import type { ExportFilter } from '../../core/store.js';
+import { exportLine } from '../export-line.js';
 import type { SinkDatabase } from './database.js';
 
 interface EventRow {
@@ -31,6 +32,6 @@ export function* exportEvents({ sqlite }: SinkDatabase, filter: ExportFilter): G
     .prepare<Record<string, string>, EventRow>(`SELECT * FROM events WHERE ${conditions.join(' AND ')} ORDER BY seq`)
     .iterate(params);
   for (const { payload, projected, ...row } of rows) {
-    yield `${JSON.stringify({ ...row, projected: projected === 1 }).slice(0, -1)},"payload":${payload}}`;
+    yield exportLine({ ...row, projected: projected === 1 }, payload);
   }
 }
