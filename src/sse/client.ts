@@ -4,6 +4,7 @@
 import type { Readable } from 'node:stream';
 import { TextDecoder } from 'node:util';
 import { createParser, type EventSourceParser } from 'eventsource-parser';
+import { BlockIdTracker } from './last-event-id.js';
 import { Agent, interceptors, request, type Dispatcher } from 'undici';
 import { ExitCode, SinkError } from '../common/errors.js';
 import { ConnectionPacer } from './pacer.js';
@@ -393,6 +394,8 @@ function decodeUtf8Prefix(bytes: Uint8Array, maxBytes: number): string {
  */
 class FrameReader {
   private parser: EventSourceParser;
+  /** Every block that sets an id, with data or without, sets the session's last event id. */
+  private readonly blockIds = new BlockIdTracker((id) => this.setLastEventId(id));
   private decoder = utf8Decoder();
   private ready: SseFrame[] = [];
   /** Bytes of the frame being received, counted from the end of the last blank line. */
@@ -480,8 +483,6 @@ class FrameReader {
     const notify = this.onConnectionEvent;
     return createParser({
       onEvent: (message) => this.ready.push({ event: message.event ?? 'message', id: message.id, data: message.data }),
-      // Every block that sets an id, with data or without (WHATWG: "set the last event ID buffer").
-      onId: (id) => this.setLastEventId(id),
       onRetry: (ms) => {
         this.session.serverRetryMs = ms;
       },
@@ -503,12 +504,14 @@ class FrameReader {
     // here and dropping that LF when it comes is the same line ending.
     this.crFed = chunk[to - 1] === CR;
     if (this.crFed) text += '\n';
+    this.blockIds.scan(text);
     this.parser.feed(text);
   }
 
   /** Drops what the parser holds of the frame being received; everything before it was dispatched. */
   private forgetPartialFrame(): void {
     this.parser = this.createParser();
+    this.blockIds.reset();
     this.decoder = utf8Decoder();
     this.crFed = false;
   }
