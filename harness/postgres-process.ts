@@ -4,7 +4,8 @@
 // would hide a failed test run. PostgreSQL refuses to run as root: as root, the cluster runs as a
 // `postgres` user, created if missing.
 // Usage: node postgres-process.js [--durable]. Prints {"url","password","port"} when ready;
-// "restart" on stdin restarts the server (it answers "restarted"); closing stdin stops it.
+// "restart <ms>" on stdin stops the server, keeps it down that long, starts it again and answers
+// "restarted"; closing stdin stops it.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -16,7 +17,7 @@ interface RunningPostgres {
   password: string;
   port: number;
   stop(): Promise<void>;
-  restart(): Promise<void>;
+  restart(downMs: number): Promise<void>;
 }
 
 /** fsync on with --durable (the benchmarks); the tests turn it off, as nothing kills the server itself. */
@@ -55,8 +56,9 @@ async function startPostgres(durable: boolean): Promise<RunningPostgres> {
       await server.stop();
       rmSync(databaseDir, { recursive: true, force: true });
     },
-    restart: async () => {
+    restart: async (downMs) => {
       await server.stop();
+      await new Promise((resolve) => setTimeout(resolve, downMs));
       await server.start();
     },
   };
@@ -84,8 +86,9 @@ const stop = async () => {
 };
 process.stdin.setEncoding('utf8');
 process.stdin.on('data', (text: string) => {
-  if (!text.includes('restart')) return;
-  void server.restart().then(() => process.stdout.write('restarted\n'));
+  const restart = /restart (\d+)/.exec(text);
+  if (!restart) return;
+  void server.restart(Number(restart[1])).then(() => process.stdout.write('restarted\n'));
 });
 process.stdin.on('end', () => void stop());
 process.on('SIGTERM', () => void stop());

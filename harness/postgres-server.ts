@@ -12,8 +12,8 @@ export interface TestPostgres {
   port: number;
   /** Stops the server and deletes its files. */
   stop(): Promise<void>;
-  /** Stops and starts it again on the same files (a database restart). */
-  restart(): Promise<void>;
+  /** Stops it, keeps it down `downMs`, and starts it again on the same files (a database restart). */
+  restart(downMs?: number): Promise<void>;
 }
 
 export async function startTestPostgres({ durable = false } = {}): Promise<TestPostgres> {
@@ -38,8 +38,8 @@ export async function startTestPostgres({ durable = false } = {}): Promise<TestP
       child.stdin.end();
       await exited;
     },
-    restart: async () => {
-      child.stdin.write('restart\n');
+    restart: async (downMs = 0) => {
+      child.stdin.write(`restart ${downMs}\n`);
       while (!(await iterator.next()).value?.includes('restarted'));
     },
   };

@@ -1,6 +1,6 @@
 // The Store of src/core/store.ts on PostgreSQL: the same exactly-once promise as SQLite. A batch is
 // one transaction of a few set-based statements (events and detail rows from unnest(), the
-// projection ops in one call of sse_sink_apply, the cursor with the lease check), then NOTIFY.
+// projection ops in one call of sse_sink_write, the cursor with the lease check), then NOTIFY.
 // The lease uses the database's clock, never the host's.
 import pg from 'pg';
 import { drizzle } from 'drizzle-orm/node-postgres';
@@ -9,7 +9,7 @@ import { DatabaseBusyError, LeaseLostError, UsageError } from '../../common/erro
 import { backoffDelayMs, pause } from '../../common/retry.js';
 import { nowTime } from '../../common/time.js';
 import type { Batch, CommitResult, RevisionMismatch } from '../../core/batch.js';
-import { isNormalizeFailure, PROJECTION_TABLES, type ColumnValue, type ProjectionOp } from '../../core/change.js';
+import { isNormalizeFailure, PROJECTION_TABLES, type ColumnValue } from '../../core/change.js';
 import type { GapRecord } from '../../core/source-event.js';
 import type { OpenGap, StoredDocument, StoredStreamView } from '../../core/source.js';
 import type {
@@ -30,12 +30,11 @@ import { STATUS_SQL, toStreamStatus, type StreamStatusRow } from '../stream-stat
 import { canonicalJson, checkDefinition, isHeldByOther, LEASE_TTL_MS, newLeaseOwner, streamBusyError, type LeaseHolder } from '../stream-rules.js';
 import { isRetryable, maskedUrl, type PostgresTarget } from './connection.js';
 import { createPool } from './pool.js';
+import { projectionGroupsJson, withoutNul, type TimedOp } from './projection-groups.js';
 
 /** The channel a commit notifies: `{"stream": …, "seq": …}`, the newest seq it stored. */
 export const NOTIFY_CHANNEL = 'sse_sink';
 
-/** Columns PostgreSQL stores as jsonb: a normalizer's JSON text goes in as it is. */
-const JSON_COLUMNS = new Set(['object', 'result', 'mutations', 'previous']);
 const INGEST_STATEMENT_TIMEOUT_MS = 60_000;
 const QUERY_STATEMENT_TIMEOUT_MS = 30_000;
 const EXPORT_PAGE = 1000;
@@ -220,7 +219,7 @@ export class PostgresStore implements Store {
             [stream, last],
           );
           if (page.rows.length === 0) break;
-          const ops: string[] = [];
+          const ops: TimedOp[] = [];
           for (const event of page.rows) {
             report.events++;
             const result = normalize(event);
@@ -228,9 +227,9 @@ export class PostgresStore implements Store {
               report.unreadable++;
               continue;
             }
-            for (const op of result.projections) ops.push(opJson(op, event.occurred_at, event.seq));
+            for (const op of result.projections) ops.push({ op, time: event.occurred_at, seq: event.seq });
           }
-          if (ops.length) await client.query('SELECT sse_sink_apply($1, $2::jsonb)', [stream, `[${ops.join(',')}]`]);
+          if (ops.length) await client.query('SELECT sse_sink_write($1, $2::jsonb)', [stream, projectionGroupsJson(ops)]);
           last = page.rows.at(-1)!.seq;
         }
         const after = await snapshot(client, stream);
@@ -365,7 +364,7 @@ async function commitBatch(client: pg.PoolClient, stream: string, owner: string,
   let unknown = 0;
   let lastEventAt: string | null = null;
   let newestSeq = 0;
-  const ops: string[] = [];
+  const ops: TimedOp[] = [];
   const details: { values: Record<string, ColumnValue>; seq: number }[] = [];
   for (const { change } of batch.changes) {
     const { history } = change;
@@ -382,11 +381,11 @@ async function commitBatch(client: pg.PoolClient, stream: string, owner: string,
     if (lastEventAt === null || history.occurredAt > lastEventAt) lastEventAt = history.occurredAt;
     newestSeq = Math.max(newestSeq, seq);
     for (const detail of change.details ?? []) details.push({ values: detail.values, seq });
-    for (const op of change.projections) ops.push(opJson(op, history.occurredAt, seq));
+    for (const op of change.projections) ops.push({ op, time: history.occurredAt, seq });
   }
   await insertDocumentMutations(client, stream, details);
   if (ops.length) {
-    const { rows } = await client.query<{ mismatches: string }>('SELECT sse_sink_apply($1, $2::jsonb)::text AS mismatches', [stream, `[${ops.join(',')}]`]);
+    const { rows } = await client.query<{ mismatches: string }>('SELECT sse_sink_write($1, $2::jsonb)::text AS mismatches', [stream, projectionGroupsJson(ops)]);
     result.revisionMismatches = JSON.parse(rows[0].mismatches) as RevisionMismatch[];
   }
   const gaps: GapRecord[] = result.revisionMismatches.map((mismatch) => ({
@@ -438,9 +437,10 @@ async function insertEvents(client: pg.PoolClient, stream: string, batch: Batch)
   const column = <T>(pick: (change: Batch['changes'][number]) => T) => batch.changes.map(pick);
   const { rows } = await client.query<{ event_id: string; seq: number }>(
     `INSERT INTO events (stream, event_id, type, subject_kind, subject_id, occurred_at, received_at, cursor, projected, payload)
-     SELECT $1, e.event_id, e.type, e.subject_kind, e.subject_id, e.occurred_at, e.received_at, e.cursor, e.projected, e.payload
-     FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[], $8::text[], $9::boolean[], $10::jsonb[])
-       WITH ORDINALITY AS e(event_id, type, subject_kind, subject_id, occurred_at, received_at, cursor, projected, payload, ord)
+     SELECT $1, e.event_id, e.type, e.subject_kind, e.subject_id, e.occurred_at, e.received_at, e.cursor, e.projected, p.payload
+     FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[], $8::text[], $9::boolean[])
+       WITH ORDINALITY AS e(event_id, type, subject_kind, subject_id, occurred_at, received_at, cursor, projected, ord)
+     JOIN jsonb_array_elements($10::jsonb) WITH ORDINALITY AS p(payload, ord) USING (ord)
      ORDER BY e.ord
      ON CONFLICT (stream, event_id) DO NOTHING
      RETURNING event_id, seq`,
@@ -454,7 +454,8 @@ async function insertEvents(client: pg.PoolClient, stream: string, batch: Batch)
       column((c) => c.receivedAt),
       column((c) => c.cursor),
       column((c) => c.change.history.projected),
-      column((c) => withoutNul(c.change.history.payload)),
+      // The payloads as one JSON array: they are JSON already, so no array literal escapes them.
+      `[${column((c) => withoutNul(c.change.history.payload)).join(',')}]`,
     ],
   );
   return new Map(rows.map((row) => [row.event_id, row.seq]));
@@ -502,40 +503,6 @@ async function recordGap(client: pg.PoolClient, stream: string, gap: GapRecord):
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
     [stream, nowTime(), gap.reason, gap.documentId ?? null, gap.fromTime, gap.toTime, gap.status, gap.changesFound, gap.detail],
   );
-}
-
-/**
- * One projection op as the JSON sse_sink_apply reads, written by hand so that a JSON column's text
- * (an entity, a document) goes in as it is instead of being parsed and serialized again.
- */
-function opJson(op: ProjectionOp, time: string, seq: number): string {
-  const columns = (values: object | undefined) =>
-    values === undefined
-      ? 'null'
-      : `{${Object.entries(values)
-          .map(([column, value]) => `${JSON.stringify(column)}:${JSON_COLUMNS.has(column) && typeof value === 'string' ? withoutNul(value) : JSON.stringify(value ?? null)}`)
-          .join(',')}}`;
-  const head = `{"op":${JSON.stringify(op.op)},"table":${JSON.stringify(op.table)},"time":${JSON.stringify(time)},"seq":${seq}`;
-  switch (op.op) {
-    case 'put': {
-      const expect = op.expect ? `,"expect":${JSON.stringify(op.expect)}` : '';
-      const derived = op.derived ? `,"derived":${columns(op.derived)}` : '';
-      return `${head},"key":${columns(op.key)},"values":${columns(op.values)}${derived}${expect}}`;
-    }
-    case 'remove':
-      return `${head},"key":${columns(op.key)}}`;
-    case 'remove-matching':
-      return `${head},"match":${columns(op.match)}}`;
-  }
-}
-
-/**
- * jsonb cannot hold U+0000: an escaped NUL in JSON text becomes U+FFFD (text columns cannot hold
- * a NUL byte either). Only a `\u0000` escape preceded by an even number of backslashes is one.
- */
-function withoutNul(json: string): string {
-  if (!json.includes('\\u0000') && !json.includes('\0')) return json;
-  return json.replace(/\0/g, '\uFFFD').replace(/(^|[^\\])((?:\\\\)*)\\u0000/g, '$1$2\\ufffd');
 }
 
 function explainQueryError(error: unknown): Error {
