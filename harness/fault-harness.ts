@@ -1,17 +1,17 @@
 // The fault harness: runs the real CLI (`ingest --all`, an Auth0 and a Sanity stream in one process)
 // against both simulators, injects seeded faults, and compares the database with the scripts' truth.
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import Database from 'better-sqlite3';
 import { errorFrame, offsetAt, type Pace } from '../src/simulators/auth0-simulator.js';
 import { randomAuth0Script, serveAuth0Script, type Auth0Script } from './auth0-script.js';
-import { expectedDocuments, expectedMutations, readSanityTables, type Row } from './sanity-expected.js';
+import { expectedDocuments, expectedMutations, readSanityTablesFrom, withParsedJson, type Row } from './sanity-expected.js';
 import { randomScript, SanitySimulator, seededRandom } from '../src/simulators/sanity-simulator.js';
-import { builtHarnessPath, collect, spawnCli } from './cli-process.js';
+import { collect, spawnCli } from './cli-process.js';
 import { runDiskFullFault } from './disk-full.js';
+import { FAULTS_STATEMENT_TIMEOUT_MS, openFaultDatabase, type DatabaseFaultKind, type DatabaseKind, type FaultDatabase } from './fault-database.js';
 import { encodeFrame, startSseTestServer, type Handler, type Reply, type ScriptStep, type SseTestServer } from '../src/simulators/sse-server.js';
 
 export const FAULT_KINDS = [
@@ -33,9 +33,18 @@ export const FAULT_KINDS = [
   'history-500',
   'history-page-cap',
   'db-locked',
+  'db-restart',
+  'db-connection-killed',
+  'db-deadlock',
   'disk-full',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
+const POSTGRES_ONLY: readonly FaultKind[] = ['db-restart', 'db-connection-killed', 'db-deadlock'];
+
+/** The kinds a run against this database injects. */
+export function faultKindsFor(db: DatabaseKind): FaultKind[] {
+  return FAULT_KINDS.filter((kind) => db === 'postgres' || !POSTGRES_ONLY.includes(kind));
+}
 export type StreamName = 'tenant' | 'blog';
 
 export interface FaultTally {
@@ -50,6 +59,8 @@ export interface FaultTally {
 
 export interface FaultHarnessOptions {
   seed: number;
+  /** The database the ingester writes; PostgreSQL is a throw-away server of the harness's own. */
+  db: DatabaseKind;
   /** SIGKILLs of the ingester (both streams at once: one process). */
   kills: number;
   /** How many of each fault the harness times (all but SIGKILL and the faults written into the Auth0 script). */
@@ -78,17 +89,17 @@ export interface FaultHarnessResult {
 }
 
 /** A handful of each fault, for `npm test`: about 20 s. */
-export function shortFaultRun(seed: number): FaultHarnessOptions {
+export function shortFaultRun(seed: number, db: DatabaseKind = 'sqlite'): FaultHarnessOptions {
   return {
-    seed, kills: 8, faultsPerKind: 2, auth0Frames: 4000, sanityTransactions: 1500, oversizeFrames: 1,
+    seed, db, kills: 8, faultsPerKind: 2, auth0Frames: 4000, sanityTransactions: 1500, oversizeFrames: 1,
     auth0Pace: { framesPerTick: 4, tickMs: 10 }, sanityPerTick: 1, roundMs: [300, 1200],
   };
 }
 
 /** `npm run faults`: 100 SIGKILLs per source, twenty of each other fault. */
-export function longFaultRun(seed: number): FaultHarnessOptions {
+export function longFaultRun(seed: number, db: DatabaseKind = 'sqlite'): FaultHarnessOptions {
   return {
-    seed, kills: 100, faultsPerKind: 20, auth0Frames: 60_000, sanityTransactions: 30_000, oversizeFrames: 3,
+    seed, db, kills: 100, faultsPerKind: 20, auth0Frames: 60_000, sanityTransactions: 30_000, oversizeFrames: 3,
     auth0Pace: { framesPerTick: 2, tickMs: 10 }, sanityPerTick: 1, roundMs: [300, 1500],
   };
 }
@@ -99,7 +110,7 @@ interface TimedFault {
   atMs: number;
   kind: FaultKind;
   target: 'auth0' | 'sanity' | 'db';
-  /** Stall or lock length. */
+  /** Stall, lock or outage length. */
   ms: number;
 }
 
@@ -213,7 +224,8 @@ export async function runFaultHarness(options: FaultHarnessOptions): Promise<Fau
   };
 
   const workDir = mkdtempSync(join(tmpdir(), 'sse-sink-faults-'));
-  const db = join(workDir, 'faults.db');
+  const database = await openFaultDatabase(options.db, workDir);
+  const kinds = faultKindsFor(options.db);
   const random = seededRandom(options.seed);
   const auth0Script = randomAuth0Script({ frames: options.auth0Frames, oversizeFrames: options.oversizeFrames, random: seededRandom(options.seed + 1) });
   const positions = new Map(auth0Script.entries.map((entry, i) => [entry.offset, i]));
@@ -230,7 +242,7 @@ export async function runFaultHarness(options: FaultHarnessOptions): Promise<Fau
   const auth0 = new FaultyUpstream('tenant', delivered);
   const sanity = new FaultyUpstream('blog', delivered);
   const servers: SseTestServer[] = [];
-  const lockHolders = new Set<ChildProcessWithoutNullStreams>();
+  const databaseFaults = new Set<Promise<void>>();
   let publisher: NodeJS.Timeout | undefined;
   try {
     const auth0Server = await startSseTestServer(auth0.wrap(serveAuth0Script(auth0Script.entries, () => (paced ? options.auth0Pace : undefined)), () => true));
@@ -256,11 +268,10 @@ export async function runFaultHarness(options: FaultHarnessOptions): Promise<Fau
           since: '2026-03-01T00:00:00Z', url: sanityServer.url, 'token-env': 'FAULTS_SANITY_TOKEN', ...limits },
       },
     }));
-    const args = ['ingest', '--all', '--config', config, '--db', db];
-    const env = { PATH: process.env.PATH, HOME: process.env.HOME, FAULTS_AUTH0_TOKEN: 'tok-faults', FAULTS_SANITY_TOKEN: 'sk-faults' };
-    const lockHolderPath = builtHarnessPath('db-lock-holder');
+    const args = ['ingest', '--all', '--config', config, ...database.args];
+    const env = { PATH: process.env.PATH, HOME: process.env.HOME, FAULTS_AUTH0_TOKEN: 'tok-faults', FAULTS_SANITY_TOKEN: 'sk-faults', ...database.env };
 
-    const schedule = buildSchedule(options, random);
+    const schedule = buildSchedule(options, database.faults, random);
     let published = 0;
     const startPublishing = () => {
       publisher ??= setInterval(() => {
@@ -272,7 +283,7 @@ export async function runFaultHarness(options: FaultHarnessOptions): Promise<Fau
     };
 
     const apply = (fault: TimedFault) => {
-      if (fault.target === 'db') return holdLock(fault.ms);
+      if (fault.target === 'db') return injectIntoDatabase(fault);
       const upstream = fault.target === 'auth0' ? auth0 : sanity;
       if (fault.kind === 'http-500') upstream.replies.push({ kind: fault.kind, reply: { status: 500, body: 'simulated failure' } });
       else if (fault.kind === 'http-503') upstream.replies.push({ kind: fault.kind, reply: { status: 503, body: 'simulated outage' } });
@@ -290,17 +301,14 @@ export async function runFaultHarness(options: FaultHarnessOptions): Promise<Fau
       }
     };
 
-    const holdLock = (ms: number) => {
-      if (!existsSync(db)) return;
+    const injectIntoDatabase = (fault: TimedFault) => {
       const owner = life;
-      const holder = spawn(process.execPath, [lockHolderPath, db, String(ms)], { stdio: 'pipe', env });
-      lockHolders.add(holder);
-      holder.stdout.setEncoding('utf8').on('data', (text: string) => {
-        // Counted only when the lock was taken while the same ingester still ran.
-        if (text.includes('locked') && owner === life && !owner.ended) delivered('db-locked', 'both');
+      const injection = database.inject(fault.kind as DatabaseFaultKind, fault.ms, () => {
+        // Counted only when it took effect while the same ingester still ran.
+        if (owner === life && !owner.ended) delivered(fault.kind, 'both');
       });
-      holder.stderr.resume();
-      holder.once('close', () => lockHolders.delete(holder));
+      databaseFaults.add(injection);
+      void injection.finally(() => databaseFaults.delete(injection));
     };
 
     // The first catch-up (the stream's --since) meets each History fault too, besides those after resets.
@@ -324,17 +332,19 @@ export async function runFaultHarness(options: FaultHarnessOptions): Promise<Fau
       if (round === 0) startPublishing();
       const lifetime = options.roundMs[0] + random() * (options.roundMs[1] - options.roundMs[0]);
       const timers = faults.filter((f) => f.atMs > 0).map((f) => setTimeout(() => apply(f), f.atMs * lifetime));
-      // A round with a lock lives until a while after the lock is gone: the held batch must commit.
-      const lockEnds = faults.filter((f) => f.target === 'db').map((f) => f.atMs * lifetime + f.ms + 1000);
+      // A round with a database fault lives until a while after it is over: the held batch must commit.
+      const lockEnds = faults.filter((f) => f.target === 'db').map((f) => f.atMs * lifetime + f.ms + (f.kind === 'db-locked' ? 1000 : 2500));
       await Promise.race([sleep(Math.max(lifetime, ...lockEnds)), exited]);
       timers.forEach(clearTimeout);
       child.kill('SIGKILL');
       const result = await exited;
       life.ended = true;
+      // A server still restarting would answer the checks with nothing.
+      await Promise.all(databaseFaults);
       if (result.signal === 'SIGKILL') {
         for (const { kind } of life.delivered) survived.set(kind, survived.get(kind)! + 1);
         delivered('sigkill', 'both');
-        const violations = checkAfterKill(db, auth0Script, positions, sim);
+        const violations = await checkAfterKill(database, auth0Script, positions, sim);
         killViolations.lost += violations.lost;
         killViolations.doubled += violations.doubled;
         problems.push(...violations.problems.map((p) => `after SIGKILL ${round + 1}: ${p}`));
@@ -352,7 +362,7 @@ export async function runFaultHarness(options: FaultHarnessOptions): Promise<Fau
     sanity.replies.length = 0;
     resetArmed = false;
     sim.setReplayWindow(Number.POSITIVE_INFINITY);
-    while (lockHolders.size > 0) await sleep(20);
+    await Promise.all(databaseFaults);
     startPublishing();
     while (published < sanityScript.length) await sleep(20);
     paced = false;
@@ -360,8 +370,8 @@ export async function runFaultHarness(options: FaultHarnessOptions): Promise<Fau
     const final = await collect(spawnCli([...args, '--until-idle', '3'], env), { tailOnly: true });
     if (final.code !== 0) problems.push(`the final run exited with ${final.code ?? final.signal}: ${final.stderr.trim().split('\n').slice(-3).join(' | ')}`);
 
-    const auth0Check = checkAuth0(db, auth0Script);
-    const sanityCheck = checkSanity(db, sim);
+    const auth0Check = await checkAuth0(database, auth0Script);
+    const sanityCheck = await checkSanity(database, sim);
     lost.tenant += auth0Check.lost;
     doubled.tenant += auth0Check.doubled;
     lost.blog += sanityCheck.lost;
@@ -385,14 +395,14 @@ export async function runFaultHarness(options: FaultHarnessOptions): Promise<Fau
 
     // Disk full has a database of its own, on a tiny tmpfs: the other streams' runs need room.
     const skipped: string[] = [];
-    const diskFull = await runDiskFullFault(options.seed + 3);
+    const diskFull = await runDiskFullFault(options.seed + 3, options.db);
     if (diskFull.skipped) skipped.push(`disk-full: ${diskFull.skipped}`);
     else log(`disk-full: the ingester stopped with: ${diskFull.message}`);
     injected.set('disk-full', diskFull.injected);
     survived.set('disk-full', diskFull.survived);
     problems.push(...diskFull.problems.map((p) => `disk-full: ${p}`));
 
-    const tallies = FAULT_KINDS.map((kind): FaultTally => {
+    const tallies = kinds.map((kind): FaultTally => {
       const streams = [...targets.get(kind)!];
       const sum = (by: Record<StreamName, number>) => streams.reduce((n, s) => n + by[s], 0);
       const extra = kind === 'sigkill' ? killViolations : kind === 'disk-full' ? diskFull : { lost: 0, doubled: 0 };
@@ -404,18 +414,19 @@ export async function runFaultHarness(options: FaultHarnessOptions): Promise<Fau
     }
     const ok = problems.length === 0 && tallies.every((t) => t.lost === 0 && t.doubled === 0);
     if (ok) rmSync(workDir, { recursive: true, force: true });
-    else problems.push(`database kept for inspection: ${db}`);
+    else problems.push(`database: ${database.where}`);
     return { ok, seed: options.seed, tallies, problems, skipped, durationMs: Date.now() - started };
   } finally {
     clearInterval(publisher);
-    for (const holder of lockHolders) holder.kill('SIGKILL');
     sim.close();
     await Promise.all(servers.map((server) => server.close()));
+    await Promise.all(databaseFaults);
+    await database.close();
   }
 }
 
 /** Spreads faultsPerKind of each timed kind over the rounds; refusals at a round's start, the rest inside it. */
-function buildSchedule(options: FaultHarnessOptions, random: () => number): TimedFault[] {
+function buildSchedule(options: FaultHarnessOptions, databaseFaults: readonly DatabaseFaultKind[], random: () => number): TimedFault[] {
   const schedule: TimedFault[] = [];
   const either = () => (random() < 0.5 ? 'auth0' : 'sanity');
   const kinds: [FaultKind, () => TimedFault['target'], boolean][] = [
@@ -429,22 +440,31 @@ function buildSchedule(options: FaultHarnessOptions, random: () => number): Time
     ['duplicate', () => 'sanity', false],
     ['connection-timeout', () => 'auth0', false],
     ['sanity-reset', () => 'sanity', false],
-    ['db-locked', () => 'db', false],
+    ...databaseFaults.map((kind): [FaultKind, () => TimedFault['target'], boolean] => [kind, () => 'db', false]),
   ];
   for (const [kind, target, atStart] of kinds) {
     for (let i = 0; i < options.faultsPerKind; i++) {
       // Not in the first round (the database must exist for a lock) nor the last (a fault armed late
       // there would have no ingester left to meet it).
-      const round = 1 + Math.floor(random() * Math.max(1, options.kills - 2));
+      // A deadlock needs a commit in flight: it goes in the first half, while both streams still deliver.
+      const rounds = kind === 'db-deadlock' ? Math.ceil((options.kills - 2) / 2) : options.kills - 2;
+      const round = 1 + Math.floor(random() * Math.max(1, rounds));
       // Stalls outlast the idle timeout (the ingester must reconnect) but not the final run's --until-idle.
       const idleMs = FAULTS_IDLE_TIMEOUT_S * 1000;
-      // Every other lock outlasts the ingester's busy_timeout (5 s): it must hold its batch, not fail.
-      const lockMs = i % 2 === 0 ? 300 + Math.floor(random() * 2000) : 5500 + Math.floor(random() * 1500);
-      const ms = kind === 'stall' ? Math.floor(idleMs * (1.5 + random() * 2.5)) : kind === 'db-locked' ? lockMs : i;
+      const ms = kind === 'stall' ? Math.floor(idleMs * (1.5 + random() * 2.5)) : kind === 'db-locked' ? lockMs(options.db, i, random) : kind === 'db-restart' ? 200 + Math.floor(random() * 2800) : i;
       schedule.push({ round, atMs: atStart ? 0 : 0.05 + random() * 0.9, kind, target: target(), ms });
     }
   }
   return schedule;
+}
+
+/**
+ * Every other lock outlasts what the ingester waits for it (SQLite's busy_timeout of 5 s, the
+ * statement timeout the harness gives PostgreSQL): it must hold its batch and try again, not fail.
+ */
+function lockMs(db: DatabaseKind, i: number, random: () => number): number {
+  const [waited, outlasting] = db === 'sqlite' ? [5000, 5500] : [FAULTS_STATEMENT_TIMEOUT_MS, FAULTS_STATEMENT_TIMEOUT_MS + 500];
+  return i % 2 === 0 ? 300 + Math.floor(random() * Math.min(2000, waited - 800)) : outlasting + Math.floor(random() * 1500);
 }
 
 interface Check {
@@ -453,39 +473,22 @@ interface Check {
   problems: string[];
 }
 
-function openIfMigrated(db: string, table: string): Database.Database | undefined {
-  if (!existsSync(db)) return undefined;
-  const sqlite = new Database(db, { readonly: true });
-  if (sqlite.prepare('SELECT 1 FROM sqlite_master WHERE name = ?').get(table) === undefined) {
-    sqlite.close();
-    return undefined;
-  }
-  return sqlite;
-}
-
 /** After a kill: each stream holds exactly what its stored cursor promises (Auth0), or only true rows once (Sanity). */
-function checkAfterKill(db: string, script: Auth0Script, positions: Map<string, number>, sim: SanitySimulator): Check {
+async function checkAfterKill(database: FaultDatabase, script: Auth0Script, positions: Map<string, number>, sim: SanitySimulator): Promise<Check> {
   const check: Check = { lost: 0, doubled: 0, problems: [] };
-  const sqlite = openIfMigrated(db, 'streams');
-  if (!sqlite) return check;
-  try {
-    const row = sqlite.prepare("SELECT cursor FROM streams WHERE name = 'tenant'").get() as { cursor: string | null } | undefined;
-    const position = row?.cursor ? (positions.get(row.cursor) ?? -2) : -1;
-    if (position === -2) check.problems.push(`Auth0 cursor ${row!.cursor} is not in the script`);
-    const ids = (sqlite.prepare("SELECT event_id FROM events WHERE stream = 'tenant' ORDER BY seq").all() as { event_id: string }[]).map((r) => r.event_id);
-    const expected = script.eventIds.filter((id) => script.firstArrival.get(id)! <= position);
-    compareIds('Auth0 events up to the cursor', ids, expected, check);
-    const letters = (sqlite.prepare("SELECT count(*) AS n FROM dead_letters WHERE stream = 'tenant'").get() as { n: number }).n;
-    const expectedLetters = script.deadLetterPositions.filter((p) => p <= position).length;
-    if (letters !== expectedLetters) check.problems.push(`Auth0 dead letters: ${letters}, expected ${expectedLetters}`);
-  } finally {
-    sqlite.close();
-  }
-  const mutations = openIfMigrated(db, 'document_mutations');
-  if (!mutations) return check;
-  mutations.close();
-  const tables = readSanityTables(db, 'blog');
-  const truth = new Map(expectedMutations(sim.changes, SANITY_OPTIONS).map((r) => [r.event_id, r]));
+  const streams = await database.rows<{ cursor: string | null }>("SELECT cursor FROM streams WHERE name = 'tenant'");
+  if (!streams) return check;
+  const cursor = streams[0]?.cursor;
+  const position = cursor ? (positions.get(cursor) ?? -2) : -1;
+  if (position === -2) check.problems.push(`Auth0 cursor ${cursor} is not in the script`);
+  const ids = await storedEventIds(database);
+  const expected = script.eventIds.filter((id) => script.firstArrival.get(id)! <= position);
+  compareIds('Auth0 events up to the cursor', ids, expected, check);
+  const letters = await deadLetterCount(database);
+  const expectedLetters = script.deadLetterPositions.filter((p) => p <= position).length;
+  if (letters !== expectedLetters) check.problems.push(`Auth0 dead letters: ${letters}, expected ${expectedLetters}`);
+  const tables = await sanityTables(database);
+  const truth = new Map(withParsedJson(expectedMutations(sim.changes, SANITY_OPTIONS)).map((r) => [r.event_id, r]));
   check.doubled += tables.doubled.length;
   const wrong = tables.mutations.filter((r) => !sameRow(r, truth.get(r.event_id)));
   if (wrong.length > 0) check.problems.push(`Sanity: ${wrong.length} stored mutations are not what happened, e.g. ${String(wrong[0].event_id)}`);
@@ -493,64 +496,67 @@ function checkAfterKill(db: string, script: Auth0Script, positions: Map<string, 
   return check;
 }
 
-function checkAuth0(db: string, script: Auth0Script): Check {
+async function storedEventIds(database: FaultDatabase): Promise<string[]> {
+  return ((await database.rows<{ event_id: string }>("SELECT event_id FROM events WHERE stream = 'tenant' ORDER BY seq")) ?? []).map((r) => r.event_id);
+}
+
+async function deadLetterCount(database: FaultDatabase): Promise<number> {
+  return Number((await database.rows<{ n: number }>("SELECT count(*) AS n FROM dead_letters WHERE stream = 'tenant'"))?.[0]?.n ?? 0);
+}
+
+async function sanityTables(database: FaultDatabase) {
+  return readSanityTablesFrom(async (sql) => (await database.rows<Row>(sql)) ?? [], 'blog');
+}
+
+async function checkAuth0(database: FaultDatabase, script: Auth0Script): Promise<Check> {
   const check: Check = { lost: 0, doubled: 0, problems: [] };
-  const sqlite = openIfMigrated(db, 'events');
-  if (!sqlite) return { lost: script.eventIds.length, doubled: 0, problems: ['no database'] };
-  try {
-    const ids = (sqlite.prepare("SELECT event_id FROM events WHERE stream = 'tenant' ORDER BY seq").all() as { event_id: string }[]).map((r) => r.event_id);
-    compareIds('events', ids, script.eventIds, check);
-    const stream = sqlite.prepare("SELECT cursor, events_total, dead_letters_total FROM streams WHERE name = 'tenant'").get() as
-      { cursor: string; events_total: number; dead_letters_total: number } | undefined;
-    const last = offsetAt(script.entries.length - 1);
-    if (stream?.cursor !== last) check.problems.push(`cursor ${stream?.cursor}, expected the last offset ${last}`);
-    if (stream?.events_total !== script.eventIds.length) check.problems.push(`events_total ${stream?.events_total}, expected ${script.eventIds.length}`);
-    const letters = (sqlite.prepare("SELECT count(*) AS n FROM dead_letters WHERE stream = 'tenant'").get() as { n: number }).n;
-    if (letters < script.deadLetterPositions.length) check.lost += script.deadLetterPositions.length - letters;
-    if (letters > script.deadLetterPositions.length) check.doubled += letters - script.deadLetterPositions.length;
-    const users = sqlite.prepare('SELECT user_id, email FROM users WHERE stream = \'tenant\'').all() as { user_id: string; email: string }[];
-    const emails = new Map(users.map((u) => [u.user_id, u.email]));
-    const wrongEmails = [...script.expectedEmails].filter(([user, email]) => emails.get(user) !== email);
-    if (wrongEmails.length > 0 || emails.size !== script.expectedEmails.size) {
-      check.problems.push(`users: ${wrongEmails.length} wrong emails (${emails.size} users, expected ${script.expectedEmails.size})`);
-    }
-    const members = new Set((sqlite.prepare('SELECT org_id, user_id FROM organization_members WHERE stream = \'tenant\'').all() as { org_id: string; user_id: string }[])
-      .map((m) => `${m.org_id} ${m.user_id}`));
-    const memberDiff = [...script.expectedMembers].filter((m) => !members.has(m)).length + [...members].filter((m) => !script.expectedMembers.has(m)).length;
-    if (memberDiff > 0) check.problems.push(`organization_members: ${memberDiff} differ from the script`);
-    const payload = sqlite.prepare("SELECT payload FROM events WHERE stream = 'tenant' AND event_id = ?");
-    const unreplaced = script.invalidUtf8Ids.filter((id) => !String((payload.get(id) as { payload: string } | undefined)?.payload).includes('\uFFFD'));
-    if (unreplaced.length > 0) check.problems.push(`${unreplaced.length} events sent with invalid UTF-8 were not stored with U+FFFD`);
-  } finally {
-    sqlite.close();
+  const stream = await database.rows<{ cursor: string; events_total: number; dead_letters_total: number }>(
+    "SELECT cursor, events_total, dead_letters_total FROM streams WHERE name = 'tenant'",
+  );
+  if (!stream) return { lost: script.eventIds.length, doubled: 0, problems: ['no database'] };
+  compareIds('events', await storedEventIds(database), script.eventIds, check);
+  const last = offsetAt(script.entries.length - 1);
+  if (stream[0]?.cursor !== last) check.problems.push(`cursor ${stream[0]?.cursor}, expected the last offset ${last}`);
+  if (stream[0]?.events_total !== script.eventIds.length) check.problems.push(`events_total ${stream[0]?.events_total}, expected ${script.eventIds.length}`);
+  const letters = await deadLetterCount(database);
+  if (letters < script.deadLetterPositions.length) check.lost += script.deadLetterPositions.length - letters;
+  if (letters > script.deadLetterPositions.length) check.doubled += letters - script.deadLetterPositions.length;
+  const users = (await database.rows<{ user_id: string; email: string }>("SELECT user_id, email FROM users WHERE stream = 'tenant'")) ?? [];
+  const emails = new Map(users.map((u) => [u.user_id, u.email]));
+  const wrongEmails = [...script.expectedEmails].filter(([user, email]) => emails.get(user) !== email);
+  if (wrongEmails.length > 0 || emails.size !== script.expectedEmails.size) {
+    check.problems.push(`users: ${wrongEmails.length} wrong emails (${emails.size} users, expected ${script.expectedEmails.size})`);
+  }
+  const memberRows = (await database.rows<{ org_id: string; user_id: string }>("SELECT org_id, user_id FROM organization_members WHERE stream = 'tenant'")) ?? [];
+  const members = new Set(memberRows.map((m) => `${m.org_id} ${m.user_id}`));
+  const memberDiff = [...script.expectedMembers].filter((m) => !members.has(m)).length + [...members].filter((m) => !script.expectedMembers.has(m)).length;
+  if (memberDiff > 0) check.problems.push(`organization_members: ${memberDiff} differ from the script`);
+  if (script.invalidUtf8Ids.length > 0) {
+    // The script's own ids: letters, digits and dashes, safe to quote.
+    const list = script.invalidUtf8Ids.map((id) => `'${id}'`).join(', ');
+    const payloads = (await database.rows<{ payload: string }>(`SELECT payload FROM events WHERE stream = 'tenant' AND event_id IN (${list})`)) ?? [];
+    const replaced = payloads.filter((row) => String(row.payload).includes('\uFFFD')).length;
+    if (replaced < script.invalidUtf8Ids.length) check.problems.push(`${script.invalidUtf8Ids.length - replaced} events sent with invalid UTF-8 were not stored with U+FFFD`);
   }
   return check;
 }
 
-function checkSanity(db: string, sim: SanitySimulator): Check {
+async function checkSanity(database: FaultDatabase, sim: SanitySimulator): Promise<Check> {
   const check: Check = { lost: 0, doubled: 0, problems: [] };
-  const migrated = openIfMigrated(db, 'document_mutations');
-  if (!migrated) return { lost: sim.changes.length, doubled: 0, problems: ['no database'] };
-  migrated.close();
-  const tables = readSanityTables(db, 'blog');
-  const expected = expectedMutations(sim.changes, SANITY_OPTIONS);
+  const open = await database.rows<{ n: number }>("SELECT count(*) AS n FROM gaps WHERE stream = 'blog' AND status != 'repaired'");
+  if (!open) return { lost: sim.changes.length, doubled: 0, problems: ['no database'] };
+  const tables = await sanityTables(database);
+  const expected = withParsedJson(expectedMutations(sim.changes, SANITY_OPTIONS));
   compareIds('document_mutations', tables.mutations.map((r) => String(r.event_id)), expected.map((r) => String(r.event_id)), check, false);
   check.doubled += tables.doubled.length;
   const truth = new Map(expected.map((r) => [r.event_id, r]));
   const wrong = tables.mutations.filter((r) => truth.has(r.event_id) && !sameRow(r, truth.get(r.event_id)));
   if (wrong.length > 0) check.problems.push(`${wrong.length} mutations differ from what happened, e.g. ${String(wrong[0].event_id)}`);
-  const documents = tables.documents;
-  const expectedDocs = expectedDocuments(sim.changes, SANITY_OPTIONS);
+  const expectedDocs = withParsedJson(expectedDocuments(sim.changes, SANITY_OPTIONS));
   const docTruth = new Map(expectedDocs.map((d) => [d.document_id, d]));
-  const wrongDocs = documents.filter((d) => !sameRow(d, docTruth.get(d.document_id))).length + Math.max(0, expectedDocs.length - documents.length);
+  const wrongDocs = tables.documents.filter((d) => !sameRow(d, docTruth.get(d.document_id))).length + Math.max(0, expectedDocs.length - tables.documents.length);
   if (wrongDocs > 0) check.problems.push(`${wrongDocs} documents differ from the dataset`);
-  const sqlite = new Database(db, { readonly: true });
-  try {
-    const open = sqlite.prepare("SELECT count(*) AS n FROM gaps WHERE stream = 'blog' AND status != 'repaired'").get() as { n: number };
-    if (open.n > 0) check.problems.push(`${open.n} gaps not repaired`);
-  } finally {
-    sqlite.close();
-  }
+  if (Number(open[0].n) > 0) check.problems.push(`${open[0].n} gaps not repaired`);
   return check;
 }
 
@@ -567,8 +573,9 @@ function compareIds(what: string, actual: string[], expected: string[], check: C
   if (ordered && missing === 0 && extra === 0 && actual.some((id, i) => id !== expected[i])) check.problems.push(`${what}: stored out of arrival order`);
 }
 
+/** Equal rows; a parsed JSON column's keys may come in another order (PostgreSQL's jsonb). */
 function sameRow(a: Row | undefined, b: Row | undefined): boolean {
-  return a !== undefined && b !== undefined && JSON.stringify(a) === JSON.stringify(b);
+  return a !== undefined && b !== undefined && isDeepStrictEqual(a, b);
 }
 
 /** One line per fault kind, as `npm run faults` prints them. */

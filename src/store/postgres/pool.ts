@@ -42,12 +42,17 @@ export function createPool(target: PostgresTarget, { statementTimeoutMs, max = 1
   const password = target.passwordFile ? readPasswordFile(target.passwordFile) : undefined;
   // The URL's own fields (host, port, database, user, TLS), but the password from a file or, left
   // unset, from PGPASSWORD or ~/.pgpass: node-postgres would let the URL's empty one win.
-  const { password: _inUrl, ...fromUrl } = parse(target.url);
+  // A `statement_timeout` (milliseconds) in the URL replaces the default.
+  const { password: _inUrl, statement_timeout: inUrl, ...fromUrl } = parse(target.url) as ReturnType<typeof parse> & { statement_timeout?: string };
+  const timeoutMs = inUrl === undefined ? statementTimeoutMs : Number(inUrl);
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 0) {
+    throw new UsageError(`statement_timeout=${inUrl} in the --db URL is not a number of milliseconds; write e.g. statement_timeout=30000`);
+  }
   const pool = new pg.Pool({
     ...(fromUrl as pg.PoolConfig),
     password,
     application_name: 'sse-sink',
-    options: `-c search_path=${target.schema} -c TimeZone=UTC -c statement_timeout=${statementTimeoutMs}`,
+    options: `-c search_path=${target.schema} -c TimeZone=UTC -c statement_timeout=${timeoutMs}`,
     types: sseSinkTypes,
     max,
     connectionTimeoutMillis: 10_000,
