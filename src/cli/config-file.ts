@@ -18,10 +18,12 @@ export interface ConfigFile {
   path: string;
   db?: string;
   durable?: boolean;
+  standby?: boolean;
+  'lease-ttl'?: number;
   streams: Record<string, StreamEntry>;
 }
 
-const TOP_LEVEL: ConfigKeys = { db: 'string', durable: 'boolean', streams: 'json-object' };
+const TOP_LEVEL: ConfigKeys = { db: 'string', durable: 'boolean', standby: 'boolean', 'lease-ttl': 'number', streams: 'json-object' };
 /** What a stream may be called: it names rows in every table and appears in URLs of logs and metrics. */
 export const STREAM_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 
@@ -61,7 +63,14 @@ export function readConfigFile(path: string, keysBySource: Record<SourceKind, Co
     checkKeys(options, keysBySource[source], `${where}.`, fail);
     streams[name] = { source, options };
   }
-  return { path, db: root.db as string | undefined, durable: root.durable as boolean | undefined, streams };
+  return {
+    path,
+    db: root.db as string | undefined,
+    durable: root.durable as boolean | undefined,
+    standby: root.standby as boolean | undefined,
+    'lease-ttl': root['lease-ttl'] as number | undefined,
+    streams,
+  };
 }
 
 /** Flags given on the command line win; the config fills in the rest. */

@@ -48,14 +48,15 @@ export const auth0Cli: SourceCli<IngestAuth0Args> = {
     const onExpiredCursor = checkExpiredCursorPolicy(args['on-expired-cursor'] ?? 'fail');
     const envVar = args['token-env'] ?? 'AUTH0_TOKEN';
     const readToken = tokenReader({ envVar, file: args['token-file'] }, true) as () => string;
-    const source = createAuth0Source({
-      config: auth0StreamConfig(domain, checked.url, eventTypes),
-      onExpiredCursor,
-      readToken,
-      tokenSource: args['token-file'] ? `--token-file ${args['token-file']}` : envVar,
-      sse: checked.connection,
-    });
-    return { checked, source };
+    const createSource = () =>
+      createAuth0Source({
+        config: auth0StreamConfig(domain, checked.url, eventTypes),
+        onExpiredCursor,
+        readToken,
+        tokenSource: args['token-file'] ? `--token-file ${args['token-file']}` : envVar,
+        sse: checked.connection,
+      });
+    return { checked, kind: 'auth0', createSource };
   },
   normalizeStored: ({ type, payload }) => normalizeAuth0Event({ frameEvent: type, data: payload }),
 };

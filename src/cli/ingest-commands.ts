@@ -6,6 +6,7 @@ import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../commo
 import type { SourceKind } from '../core/source.js';
 import { configPath, readConfigFile, withConfigDefaults, type ConfigFile, type ConfigKeys } from './config-file.js';
 import { storeTarget } from './db-path.js';
+import { isPostgresUrl } from '../store/postgres/connection.js';
 import { auth0Cli } from './ingest-auth0.js';
 import type { ObserveOptions } from './observe.js';
 import { positiveSeconds, withCommonIngestOptions, type CommonIngestArgs, type IngestPlan, type SourceCli } from './ingest-options.js';
@@ -14,6 +15,11 @@ import { sanityCli } from './ingest-sanity.js';
 
 interface IngestArgs extends CommonIngestArgs {
   all?: boolean;
+}
+
+interface LeaseArgs {
+  standby?: boolean;
+  'lease-ttl'?: number;
 }
 
 interface ObserveArgs {
@@ -36,6 +42,11 @@ export function ingestCommand(yargs: Argv<{ db?: string; config?: string }>) {
   return withCommonIngestOptions(yargs)
     .option('all', { type: 'boolean', describe: 'Run every stream of the config file in this process; the flags above apply to each' })
     .option('durable', { type: 'boolean', describe: 'synchronous=FULL: commits survive power loss, slower (default off)' })
+    .option('standby', {
+      type: 'boolean',
+      describe: 'PostgreSQL: wait while another ingester holds a stream and take it over when its lease ends; with --all, share the streams with the other processes',
+    })
+    .option('lease-ttl', { type: 'number', describe: 'Seconds a lease lasts without a commit or renewal: how soon a standby takes over (default 30)' })
     .option('log-format', { choices: LOG_FORMATS, describe: 'Log lines on stderr: json (default off a TTY) or pretty (default on a TTY)' })
     .option('log-level', { choices: LOG_LEVELS, describe: 'Least important level logged (default info; debug adds every batch)' })
     .option('progress', { type: 'boolean', describe: 'On a TTY, one updating status line per stream (default on; --no-progress)' })
@@ -86,12 +97,26 @@ function buildPlan(kind: SourceKind, args: CommonIngestArgs, config: ConfigFile 
   }
 }
 
-async function run(plans: IngestPlan[], args: CommonIngestArgs & ObserveArgs, config: ConfigFile | undefined): Promise<void> {
+async function run(plans: IngestPlan[], args: CommonIngestArgs & ObserveArgs & LeaseArgs, config: ConfigFile | undefined): Promise<void> {
+  const db = storeTarget(args, config);
+  const standby = args.standby ?? config?.standby ?? false;
+  if (standby && !isPostgresUrl(db.db)) {
+    throw new UsageError('--standby needs a PostgreSQL --db: a SQLite file serves one host, where one ingester per stream is the rule');
+  }
+  const leaseTtl = args['lease-ttl'] ?? config?.['lease-ttl'];
   await runIngestPlans(plans, {
-    db: storeTarget(args, config),
+    db,
     durable: args.durable ?? config?.durable ?? false,
     observe: observeOptions(args),
+    standby,
+    leaseTtlMs: leaseTtl === undefined ? undefined : leaseTtlMs(leaseTtl),
   });
+}
+
+/** At least a second: a lease renewed every third of its length must not renew all the time. */
+function leaseTtlMs(seconds: number): number {
+  if (!Number.isFinite(seconds) || seconds < 1) throw new UsageError(`--lease-ttl must be at least 1 (seconds), not ${seconds}`);
+  return Math.round(seconds * 1000);
 }
 
 /** Checked like every flag, before anything is opened. */

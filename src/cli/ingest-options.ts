@@ -6,7 +6,7 @@ import { canonicalTime } from '../common/time.js';
 import type { NormalizeResult } from '../core/change.js';
 import type { StoredEvent } from '../core/store.js';
 import { STREAM_NAME, type ConfigKeys } from './config-file.js';
-import type { Source } from '../core/source.js';
+import type { Source, SourceKind } from '../core/source.js';
 
 export interface CommonIngestArgs {
   db?: string;
@@ -150,7 +150,9 @@ function positiveInteger(value: number | undefined, flag: string): number | unde
 /** One stream to run: its validated options and the source built from them. */
 export interface IngestPlan {
   checked: CheckedCommonArgs;
-  source: Source;
+  kind: SourceKind;
+  /** The source in its first state: a stream taken over again reads anew from the stored cursor. */
+  createSource: () => Source;
 }
 
 /** What a source adds to `sse-sink ingest`: its flags, their config-file keys, and its plan. */

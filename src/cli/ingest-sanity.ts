@@ -142,13 +142,8 @@ export const sanityCli: SourceCli<SanityIngestArgs> = {
     const config = sanityConfigFromArgs(args, checked.url);
     const resume = checkChoice(args.resume ?? 'enable-resume', RESUME_MODES, '--resume');
     const token = tokenReader({ envVar: args['token-env'] ?? 'SANITY_TOKEN', file: args['token-file'] }, false);
-    const source = new SanitySource({
-      config,
-      resume,
-      token,
-      sse: checked.connection,
-    });
-    return { checked, source };
+    const createSource = () => new SanitySource({ config, resume, token, sse: checked.connection });
+    return { checked, kind: 'sanity', createSource };
   },
   normalizeStored: ({ payload }) => normalizeSanityMutation(payload),
 };

@@ -20,9 +20,17 @@ export interface StreamPosition {
   lastEventAt: string | null;
 }
 
+/** How an ingester holds a stream. */
+export interface LeaseOptions {
+  /** How long the lease lasts after the last commit or renewal: a standby takes over after that. */
+  ttlMs: number;
+}
+
 /** One ingester's hold on one stream (the lease): every write of the stream goes through it. */
 export interface StreamWriter {
   readonly stream: string;
+  /** The lease's length, which the holder renews well within. */
+  readonly leaseTtlMs: number;
   readonly position: StreamPosition;
   /** The committed state a source may consult (a Sanity catch-up's documents and open gaps). */
   readonly stored: StoredStreamView;
@@ -64,6 +72,11 @@ export interface StreamStatus {
   /** The newest gap not repaired, in the upstream's own words (`<reason>: <detail>`), or null. */
   lastGapProblem: string | null;
   catchUps: number;
+  /** The ingester holding the stream (by its lease), or null. */
+  leaseOwner: { host: string; pid: number } | null;
+  leaseExpiresAt: string | null;
+  /** Grows by one each time an ingester takes the stream. */
+  leaseToken: number;
 }
 
 export interface ExportFilter {
@@ -103,6 +116,13 @@ export interface RebuildReport {
   differences: Partial<Record<ProjectionTable, TableDifference>>;
 }
 
+/** One process's place in a fleet, renewed like a lease. */
+export interface FleetMembership {
+  /** Renews the membership; how many members are live, this one included. */
+  renew(): Promise<number>;
+  leave(): Promise<void>;
+}
+
 /** What `query`, `status` and `export` need: a store opened for reading can never change anything. */
 export interface ReadableStore {
   /** A printable name of the database (a file path; a URL with its password masked). */
@@ -120,7 +140,12 @@ export interface Store extends ReadableStore {
    * Stores the stream's definition on first use (a different one under the same name is a
    * UsageError) and takes its lease (StreamBusyError while a live ingester holds it).
    */
-  openWriter(definition: StreamDefinition): Promise<StreamWriter>;
+  openWriter(definition: StreamDefinition, lease?: LeaseOptions): Promise<StreamWriter>;
+  /**
+   * Makes this process a member of the fleet that shares a config's streams (`ingest --all
+   * --standby`); undefined where the store serves one host only (SQLite).
+   */
+  joinFleet?(lease: LeaseOptions): Promise<FleetMembership>;
   /** Recomputes the stream's projections from its history, in one transaction, under its lease. */
   rebuild(stream: string, normalizerFor: StoredEventNormalizer): Promise<RebuildReport>;
   /** Forgets the stream's cursor and definition (history stays); refused while it is leased. */

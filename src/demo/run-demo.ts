@@ -85,11 +85,13 @@ function demoPlans(auth0Url: string, sanityUrl: string): IngestPlan[] {
   return [
     {
       checked: { stream: AUTH0_STREAM, since: null, untilIdleMs: IDLE_MS },
-      source: simulatedTenantSource(auth0Url, 'demo-token', { domain: 'demo.eu.auth0.com', tokenSource: 'the demo' }),
+      kind: 'auth0',
+      createSource: () => simulatedTenantSource(auth0Url, 'demo-token', { domain: 'demo.eu.auth0.com', tokenSource: 'the demo' }),
     },
     {
       checked: { stream: SANITY_STREAM, since: '2026-01-01T00:00:00.000000Z', untilIdleMs: IDLE_MS },
-      source: new SanitySource({
+      kind: 'sanity',
+      createSource: () => new SanitySource({
         config: simulatedDatasetConfig(sanityUrl, { projectId: 'demo', query: '*[_type in ["post", "author"]]' }),
         resume: 'enable-resume',
         token: () => undefined,

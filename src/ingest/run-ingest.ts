@@ -10,6 +10,7 @@ import type { Store, StreamWriter } from '../core/store.js';
 import { BatchBuilder } from './batch-builder.js';
 import { Committer } from './committer.js';
 import { IdleClock } from './idle-clock.js';
+import { waitForWriter, type Standby } from './standby.js';
 
 export interface IngestOptions<E extends UpstreamEvent = UpstreamEvent> {
   /** Where the stream is written; streams run in one process share one store. */
@@ -32,6 +33,10 @@ export interface IngestOptions<E extends UpstreamEvent = UpstreamEvent> {
   heartbeatFlushMs?: number;
   /** Aborting it (SIGINT/SIGTERM) commits the open batch and ends the run normally. */
   signal?: AbortSignal;
+  /** The lease's length (30 s by default): how long a standby waits after this process stops renewing. */
+  leaseTtlMs?: number;
+  /** Wait for the stream while another ingester holds it, instead of failing with StreamBusyError. */
+  standby?: Standby;
   log: Logger;
   onConnectionEvent?: (event: ConnectionEvent) => void;
   /** After each commit; `commitSeconds` is how long the transaction took. */
@@ -47,7 +52,8 @@ const LOCKED_BATCH_LIMIT = 20;
  */
 const TRANSACTION_WAIT_MS = 2000;
 const TRANSACTION_BATCH_LIMIT = 4;
-const LEASE_RENEW_MS = 10_000;
+/** The lease is renewed this many times within its length (commits renew it too). */
+const RENEWALS_PER_LEASE = 3;
 
 export type StopReason = 'signal' | 'until-idle' | 'max-events' | 'max-duration' | 'upstream-ended';
 
@@ -62,13 +68,25 @@ export interface IngestSummary {
 
 export async function runIngest<E extends UpstreamEvent>(options: IngestOptions<E>): Promise<IngestSummary> {
   const { source, log } = options;
-  const writer = await options.store.openWriter({ name: options.stream, source: source.kind, definition: source.definition });
+  const definition = { name: options.stream, source: source.kind, definition: source.definition };
+  const lease = options.leaseTtlMs === undefined ? undefined : { ttlMs: options.leaseTtlMs };
+  const writer = options.standby
+    ? await waitForWriter(options.store, definition, lease, options.standby, options.signal, log)
+    : await options.store.openWriter(definition, lease);
+  // Stopped while standing by: nothing was held, nothing read.
+  if (!writer) return { stopReason: 'signal', received: 0, inserted: 0, duplicates: 0, deadLetters: 0, batches: 0 };
   try {
     if (options.since && writer.position.cursor) {
       log.warn('the stream already has a cursor, so --since is ignored; "sse-sink reset" starts it again', { since: options.since });
     }
     const summary = await ingestWith(writer, options);
-    await writer.release(summary.stopReason);
+    try {
+      await writer.release(summary.stopReason);
+    } catch (error) {
+      // Everything read is committed: a release that cannot reach the database only means the
+      // lease runs out by itself instead of being handed over at once.
+      log.warn('could not release the lease; it runs out by itself', { error: error instanceof Error ? error.message : String(error) });
+    }
     return summary;
   } catch (error) {
     await releaseQuietly(writer, error instanceof Error ? error.message : String(error));
@@ -136,7 +154,7 @@ async function ingestWith<E extends UpstreamEvent>(writer: StreamWriter, options
         stop.abort();
       },
     );
-  }, LEASE_RENEW_MS);
+  }, writer.leaseTtlMs / RENEWALS_PER_LEASE);
   const durationTimer = options.maxDurationMs ? setTimeout(() => stopWith('max-duration'), options.maxDurationMs) : undefined;
 
   let readFailure: { error: unknown } | undefined;

@@ -54,7 +54,8 @@ export function isHeldByOther({ owner, expiresAt, live }: LeaseHolder): boolean 
   return !isDeadLocalProcess(owner);
 }
 
-function isDeadLocalProcess(owner: string): boolean {
+/** An owner (`host:pid:nonce`) that is a process of this host that no longer runs. */
+export function isDeadLocalProcess(owner: string): boolean {
   const [host, pid] = owner.split(':');
   if (host !== hostname()) return false;
   try {

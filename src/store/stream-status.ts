@@ -18,7 +18,9 @@ export interface StreamStatusRow {
   source: string;
   state: string;
   state_reason: string | null;
+  lease_owner: string | null;
   lease_expires_at: string | null;
+  lease_token: number;
   cursor: string | null;
   cursor_updated_at: string | null;
   last_received_at: string | null;
@@ -55,6 +57,7 @@ export function toStreamStatus(row: StreamStatusRow, eventsByType: Record<string
     gapsUnrepairable: row.gaps_unrepairable,
     lastGapProblem: row.last_gap_problem,
     catchUps: row.catch_ups,
+    ...leaseOf(row, now),
   };
 }
 
@@ -82,4 +85,15 @@ function currentState(row: StreamStatusRow, now: number): { state: string; state
     }
   }
   return { state: 'live', stateReason: row.state_reason };
+}
+
+/** Who holds the stream while its lease runs; `host:pid:nonce` is how stream-rules.ts names an owner. */
+function leaseOf(row: StreamStatusRow, now: number): Pick<StreamStatus, 'leaseOwner' | 'leaseExpiresAt' | 'leaseToken'> {
+  const live = row.lease_owner !== null && row.lease_expires_at !== null && Date.parse(row.lease_expires_at) >= now;
+  const [host, pid] = (row.lease_owner ?? '').split(':');
+  return {
+    leaseOwner: live ? { host, pid: Number(pid) } : null,
+    leaseExpiresAt: live ? row.lease_expires_at : null,
+    leaseToken: Number(row.lease_token),
+  };
 }

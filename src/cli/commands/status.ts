@@ -1,4 +1,4 @@
-// `sse-sink status`: each stream's cursor, last event, counts, dead letters and gaps.
+// `sse-sink status`: each stream's state and owner, cursor, last event, counts, dead letters and gaps.
 import type { Argv } from 'yargs';
 import { ExitCode, SinkError } from '../../common/errors.js';
 import type { StreamStatus } from '../../core/store.js';
@@ -41,6 +41,8 @@ function formatStatus(status: StreamStatus[]): string {
       stream: s.name,
       source: s.source,
       state: s.stateReason ? `${s.state} (${s.stateReason})` : s.state,
+      owner: s.leaseOwner ? `${s.leaseOwner.host} pid ${s.leaseOwner.pid}` : null,
+      lease_until: s.leaseExpiresAt,
       last_event_at: s.lastEventAt,
       lag_s: s.lagSeconds,
       last_heartbeat_at: s.lastHeartbeatAt,

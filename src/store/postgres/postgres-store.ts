@@ -14,6 +14,8 @@ import type { GapRecord } from '../../core/source-event.js';
 import type { OpenGap, StoredDocument, StoredStreamView } from '../../core/source.js';
 import type {
   ExportFilter,
+  FleetMembership,
+  LeaseOptions,
   QueryResult,
   RebuildReport,
   Store,
@@ -27,7 +29,16 @@ import { migrationsFolder } from '../package-root.js';
 import { exportLine } from '../export-line.js';
 import { compareRows } from '../rebuild-report.js';
 import { STATUS_SQL, toStreamStatus, type StreamStatusRow } from '../stream-status.js';
-import { canonicalJson, checkDefinition, isHeldByOther, LEASE_TTL_MS, newLeaseOwner, streamBusyError, type LeaseHolder } from '../stream-rules.js';
+import {
+  canonicalJson,
+  checkDefinition,
+  isDeadLocalProcess,
+  isHeldByOther,
+  LEASE_TTL_MS,
+  newLeaseOwner,
+  streamBusyError,
+  type LeaseHolder,
+} from '../stream-rules.js';
 import { isRetryable, maskedUrl, type PostgresTarget } from './connection.js';
 import { createPool } from './pool.js';
 import { projectionGroupsJson, withoutNul, type TimedOp } from './projection-groups.js';
@@ -49,7 +60,7 @@ export async function openPostgresStore(target: PostgresTarget, options: OpenPos
   const pool = createPool(target, { statementTimeoutMs: INGEST_STATEMENT_TIMEOUT_MS });
   const store = new PostgresStore(pool, target);
   try {
-    await retryingStartup(() => (options.migrate ? store.migrate() : store.checkTables()));
+    await whileDatabaseAway(() => (options.migrate ? store.migrate() : store.checkTables()));
     return store;
   } catch (error) {
     await pool.end();
@@ -90,9 +101,9 @@ export class PostgresStore implements Store {
     }
   }
 
-  async openWriter(wanted: StreamDefinition): Promise<StreamWriter> {
+  async openWriter(wanted: StreamDefinition, { ttlMs }: LeaseOptions = { ttlMs: LEASE_TTL_MS }): Promise<StreamWriter> {
     const owner = newLeaseOwner();
-    const position = await retryingStartup(() => this.inTransaction(async (client) => {
+    const { position, token } = await whileDatabaseAway(() => this.inTransaction(async (client) => {
       await client.query('INSERT INTO streams (name, source, definition) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING', [
         wanted.name,
         wanted.source,
@@ -107,25 +118,27 @@ export class PostgresStore implements Store {
       if (checkDefinition(row, wanted) === 'adopt') {
         await client.query('UPDATE streams SET definition = $2 WHERE name = $1', [wanted.name, canonicalJson(wanted.definition)]);
       }
-      await takeLease(client, wanted.name, owner, row);
-      return { cursor: row.cursor, lastEventAt: row.last_event_at };
+      const taken = await takeLease(client, wanted.name, owner, row, ttlMs);
+      return { position: { cursor: row.cursor, lastEventAt: row.last_event_at }, token: taken };
     }));
     const stream = wanted.name;
+    const lease: HeldLease = { owner, token, ttlMs };
     return {
       stream,
+      leaseTtlMs: ttlMs,
       position,
       stored: this.storedStreamView(stream),
-      commit: (batch) => this.retryable(() => this.inTransaction((client) => commitBatch(client, stream, owner, batch))),
+      commit: (batch) => this.retryable(() => this.inTransaction((client) => commitBatch(client, stream, lease, batch))),
       renewLease: () =>
         this.retryable(async () => {
           const result = await this.pool.query(
-            `UPDATE streams SET lease_expires_at = now() + $3 * interval '1 millisecond' WHERE name = $1 AND lease_owner = $2`,
-            [stream, owner, LEASE_TTL_MS],
+            `UPDATE streams SET lease_expires_at = now() + $4 * interval '1 millisecond' WHERE name = $1 AND lease_owner = $2 AND lease_token = $3`,
+            [stream, owner, token, ttlMs],
           );
           return result.rowCount === 1;
         }),
       // A connection lost at the very end must not turn a clean stop into a failure.
-      release: (reason) => retryingStartup(() => this.releaseLease(stream, owner, reason)),
+      release: (reason) => whileDatabaseAway(() => this.releaseLease(stream, owner, reason)),
     };
   }
 
@@ -202,7 +215,7 @@ export class PostgresStore implements Store {
         [stream],
       );
       if (rows.length === 0) throw new UsageError(`no stream named "${stream}"; "sse-sink status" lists the streams`);
-      await takeLease(client, stream, owner, rows[0]);
+      await takeLease(client, stream, owner, rows[0], LEASE_TTL_MS);
       return rows[0].source;
     });
     const normalize = normalizerFor(source);
@@ -259,30 +272,48 @@ export class PostgresStore implements Store {
     });
   }
 
+  async joinFleet({ ttlMs }: LeaseOptions): Promise<FleetMembership> {
+    const member = newLeaseOwner();
+    const renew = () =>
+      this.retryable(async () => {
+        await this.pool.query(
+          `INSERT INTO ingesters (member, expires_at) VALUES ($1, now() + $2 * interval '1 millisecond')
+             ON CONFLICT (member) DO UPDATE SET expires_at = excluded.expires_at`,
+          [member, ttlMs],
+        );
+        // Rows of members gone long ago are nobody's: the first member to see them clears them.
+        await this.pool.query("DELETE FROM ingesters WHERE expires_at < now() - interval '1 day'");
+        const { rows } = await this.pool.query<{ member: string }>('SELECT member FROM ingesters WHERE expires_at > now()');
+        return rows.filter((row) => !isDeadLocalProcess(row.member)).length;
+      });
+    await whileDatabaseAway(renew);
+    return { renew, leave: () => whileDatabaseAway(async () => void (await this.pool.query('DELETE FROM ingesters WHERE member = $1', [member]))) };
+  }
+
   async close(): Promise<void> {
     await this.pool.end();
   }
 
   private storedStreamView(stream: string): StoredStreamView {
     return {
-      documents: async () => {
+      documents: () => whileDatabaseAway(async () => {
         const { rows } = await this.pool.query<{ document_id: string; rev: string | null; deleted_at: string | null; event_time: string | null }>(
           'SELECT document_id, rev, deleted_at, event_time FROM documents WHERE stream = $1',
           [stream],
         );
         return new Map<string, StoredDocument>(rows.map((r) => [r.document_id, { rev: r.rev, deleted: r.deleted_at !== null, updatedAt: r.event_time }]));
-      },
-      openGaps: async () => {
+      }),
+      openGaps: () => whileDatabaseAway(async () => {
         const { rows } = await this.pool.query<{ reason: string; document_id: string | null; detail: string | null }>(
           "SELECT reason, document_id, detail FROM gaps WHERE stream = $1 AND status = 'open' ORDER BY id",
           [stream],
         );
         return rows.map((r): OpenGap => ({ reason: r.reason, documentId: r.document_id, detail: r.detail }));
-      },
-      oldestEventAt: async () => {
+      }),
+      oldestEventAt: () => whileDatabaseAway(async () => {
         const { rows } = await this.pool.query<{ at: string | null }>('SELECT min(occurred_at) AS at FROM events WHERE stream = $1', [stream]);
         return rows[0]?.at ?? null;
-      },
+      }),
     };
   }
 
@@ -315,18 +346,21 @@ export class PostgresStore implements Store {
   }
 }
 
-const STARTUP_ATTEMPTS = 5;
+/** How long the calls outside a commit keep trying while the database is away (a restart, a failover). */
+const DATABASE_AWAY_MS = 30_000;
 
 /**
- * Opening, migrating, taking the lease and releasing it, tried again while the database is
- * restarting or its connections are being killed (then the error is the last one, said plainly).
+ * Opening, migrating, taking the lease and releasing it, and the reader's lookups, tried again
+ * while the database is restarting or its connections are being killed (then the error is the
+ * last one, said plainly). A commit is not: the ingest loop holds its batch and tries again.
  */
-async function retryingStartup<T>(work: () => Promise<T>): Promise<T> {
+async function whileDatabaseAway<T>(work: () => Promise<T>): Promise<T> {
+  const started = Date.now();
   for (let attempt = 1; ; attempt++) {
     try {
       return await work();
     } catch (error) {
-      if (!isRetryable(error) || attempt === STARTUP_ATTEMPTS) throw error;
+      if (!isRetryable(error) || Date.now() - started > DATABASE_AWAY_MS) throw error;
       await pause(backoffDelayMs({ firstMs: 250, maxMs: 4000 }, attempt), undefined);
     }
   }
@@ -338,14 +372,25 @@ interface StreamLeaseRow {
   live: boolean | null;
 }
 
-/** Takes the lease of a stream whose row is locked (FOR UPDATE), or says who holds it. */
-async function takeLease(client: pg.PoolClient, stream: string, owner: string, row: StreamLeaseRow): Promise<void> {
+/** The lease a writer holds: its owner name, the fencing token it took, and its length. */
+interface HeldLease {
+  owner: string;
+  token: number;
+  ttlMs: number;
+}
+
+/**
+ * Takes the lease of a stream whose row is locked (FOR UPDATE), or says who holds it; the new
+ * fencing token. An owner that lost the lease can never write again: every write names its token.
+ */
+async function takeLease(client: pg.PoolClient, stream: string, owner: string, row: StreamLeaseRow, ttlMs: number): Promise<number> {
   if (isHeldByOther(holder(row))) throw streamBusyError(stream, holder(row));
-  await client.query(
-    `UPDATE streams SET lease_owner = $2, lease_expires_at = now() + $3 * interval '1 millisecond', state = 'live',
-       state_reason = NULL, state_updated_at = now() WHERE name = $1`,
-    [stream, owner, LEASE_TTL_MS],
+  const { rows } = await client.query<{ lease_token: number }>(
+    `UPDATE streams SET lease_owner = $2, lease_expires_at = now() + $3 * interval '1 millisecond', lease_token = lease_token + 1,
+       state = 'live', state_reason = NULL, state_updated_at = now() WHERE name = $1 RETURNING lease_token`,
+    [stream, owner, ttlMs],
   );
+  return rows[0].lease_token;
 }
 
 function holder(row: StreamLeaseRow): LeaseHolder {
@@ -358,7 +403,7 @@ interface ExportRow {
 }
 
 /** One batch: its events, their projections and detail rows, dead letters, gaps and the cursor. */
-async function commitBatch(client: pg.PoolClient, stream: string, owner: string, batch: Batch): Promise<CommitResult> {
+async function commitBatch(client: pg.PoolClient, stream: string, lease: HeldLease, batch: Batch): Promise<CommitResult> {
   const result: CommitResult = { inserted: 0, duplicates: 0, deadLetters: 0, revisionMismatches: [], insertedByType: {} };
   const seqs = await insertEvents(client, stream, batch);
   let unknown = 0;
@@ -422,9 +467,9 @@ async function commitBatch(client: pg.PoolClient, stream: string, owner: string,
        unknown_total = unknown_total + $9,
        dead_letters_total = dead_letters_total + $10,
        lease_expires_at = now() + $11 * interval '1 millisecond'
-     WHERE name = $1 AND lease_owner = $2`,
-    [stream, owner, batch.cursor, lastEventAt, batch.changes.at(-1)?.receivedAt ?? null, batch.heartbeatAt ?? null,
-      result.inserted, result.duplicates, unknown, result.deadLetters, LEASE_TTL_MS],
+     WHERE name = $1 AND lease_owner = $2 AND lease_token = $12`,
+    [stream, lease.owner, batch.cursor, lastEventAt, batch.changes.at(-1)?.receivedAt ?? null, batch.heartbeatAt ?? null,
+      result.inserted, result.duplicates, unknown, result.deadLetters, lease.ttlMs, lease.token],
   );
   if (saved.rowCount !== 1) throw new LeaseLostError(stream);
   if (newestSeq > 0) await client.query('SELECT pg_notify($1, $2)', [NOTIFY_CHANNEL, JSON.stringify({ stream, seq: newestSeq })]);

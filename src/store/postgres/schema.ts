@@ -32,7 +32,20 @@ export const streams = pgTable('streams', {
   /** `host:pid:nonce` of the ingester holding the stream, until `lease_expires_at` (the database's clock). */
   leaseOwner: text('lease_owner'),
   leaseExpiresAt: time('lease_expires_at'),
+  /** The fencing token: grows by one on every take-over; a commit names the token it holds. */
+  leaseToken: bigint('lease_token', { mode: 'number' }).notNull().default(0),
   createdAt: time('created_at').notNull().defaultNow(),
+});
+
+/**
+ * The processes of an `ingest --all --standby` fleet, each renewing its row like a lease: the
+ * live ones share the config's streams between them.
+ */
+export const ingesters = pgTable('ingesters', {
+  /** `host:pid:nonce`, as a lease owner is named. */
+  member: text('member').primaryKey(),
+  joinedAt: time('joined_at').notNull().defaultNow(),
+  expiresAt: time('expires_at').notNull(),
 });
 
 export const events = pgTable(

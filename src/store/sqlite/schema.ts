@@ -35,6 +35,8 @@ export const streams = sqliteTable('streams', {
   /** The ingester that holds the stream: `host:pid:nonce`, valid until `lease_expires_at`. */
   leaseOwner: text('lease_owner'),
   leaseExpiresAt: text('lease_expires_at'),
+  /** The fencing token: grows by one on every take-over; a commit names the token it holds. */
+  leaseToken: integer('lease_token').notNull().default(0),
   createdAt: text('created_at').notNull().default(nowIso),
 });
 

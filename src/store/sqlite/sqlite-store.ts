@@ -5,6 +5,7 @@ import { DatabaseBusyError, UsageError } from '../../common/errors.js';
 import type { Batch, CommitResult } from '../../core/batch.js';
 import type { OpenGap, StoredDocument, StoredStreamView } from '../../core/source.js';
 import type {
+  LeaseOptions,
   ExportFilter,
   QueryResult,
   ReadableStore,
@@ -18,6 +19,7 @@ import type {
 import { BatchWriter } from './batch-writer.js';
 import { explainSqliteError, isDatabaseBusy, openDatabase, openDatabaseReadOnly, type OpenOptions, type SinkDatabase } from './database.js';
 import { exportEvents } from './export.js';
+import { LEASE_TTL_MS } from '../stream-rules.js';
 import { acquireLease, assertNotLeased } from './lease.js';
 import { rebuildProjections } from './rebuild.js';
 import { readStatus } from './status.js';
@@ -40,12 +42,13 @@ export class SqliteStore implements Store {
     readonly description: string,
   ) {}
 
-  async openWriter(wanted: StreamDefinition): Promise<StreamWriter> {
+  async openWriter(wanted: StreamDefinition, { ttlMs }: LeaseOptions = { ttlMs: LEASE_TTL_MS }): Promise<StreamWriter> {
     const row = registerStream(this.sink, wanted);
-    const lease = acquireLease(this.sink, wanted.name);
+    const lease = acquireLease(this.sink, wanted.name, ttlMs);
     const writer = new BatchWriter(this.sink, lease);
     return {
       stream: wanted.name,
+      leaseTtlMs: ttlMs,
       position: { cursor: row.cursor, lastEventAt: row.lastEventAt },
       stored: storedStreamView(this.sink.sqlite, wanted.name),
       commit: async (batch: Batch): Promise<CommitResult> => busyAsTyped(() => writer.commit(batch)),

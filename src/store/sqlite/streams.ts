@@ -72,7 +72,7 @@ export interface StreamProgress {
 export function streamStatements(sqlite: Database.Database) {
   const readLease = sqlite.prepare<[string], LeaseRow>('SELECT lease_owner, lease_expires_at FROM streams WHERE name = ?');
   const takeLease = sqlite.prepare(
-    `UPDATE streams SET lease_owner = ?, lease_expires_at = ?, state = 'live', state_reason = NULL,
+    `UPDATE streams SET lease_owner = ?, lease_expires_at = ?, lease_token = lease_token + 1, state = 'live', state_reason = NULL,
        state_updated_at = ? WHERE name = ?`,
   );
   const renewLease = sqlite.prepare('UPDATE streams SET lease_expires_at = ? WHERE name = ? AND lease_owner = ?');
