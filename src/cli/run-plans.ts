@@ -45,7 +45,7 @@ export async function runIngestPlans(plans: IngestPlan[], options: RunPlansOptio
   let membership: FleetMembership | undefined;
   let renewal: NodeJS.Timeout | undefined;
   try {
-    const store = await openStore(db, { durable, ingestLog: observation.log });
+    const store = await openStore(db, { durable, ingestLog: observation.log, leaseTtlMs });
     try {
       let standing: Standing | undefined;
       if (options.standby) {

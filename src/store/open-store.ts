@@ -26,12 +26,17 @@ export interface StoreOptions {
    * checkpoints itself again.
    */
   ingestLog?: Logger;
+  /**
+   * PostgreSQL: the ingesters' lease length. A session idle inside a transaction that long (its
+   * process paused) is ended by the server, so that it cannot hold a stream's row from a standby.
+   */
+  leaseTtlMs?: number;
 }
 
 /** Opens (creating and migrating as needed) the database for writing. */
-export async function openStore(target: StoreTarget | string, { durable = false, mustExist = false, ingestLog }: StoreOptions = {}): Promise<Store> {
+export async function openStore(target: StoreTarget | string, { durable = false, mustExist = false, ingestLog, leaseTtlMs }: StoreOptions = {}): Promise<Store> {
   const { db, schema, passwordFile } = typeof target === 'string' ? { db: target } : target;
-  if (isPostgresUrl(db)) return openPostgres({ url: db, schema: schema ?? DEFAULT_SCHEMA, passwordFile }, !mustExist);
+  if (isPostgresUrl(db)) return openPostgres({ url: db, schema: schema ?? DEFAULT_SCHEMA, passwordFile }, !mustExist, leaseTtlMs);
   return openSqliteStore({
     path: db,
     durable,
@@ -48,9 +53,9 @@ export async function openReadableStore(target: StoreTarget | string): Promise<R
 }
 
 /** node-postgres and its drizzle driver load only for a PostgreSQL --db: a SQLite run starts without them. */
-async function openPostgres(target: PostgresTarget, migrate: boolean): Promise<Store> {
+async function openPostgres(target: PostgresTarget, migrate: boolean, leaseTtlMs?: number): Promise<Store> {
   const { openPostgresStore } = await import('./postgres/postgres-store.js');
-  return openPostgresStore(target, { migrate });
+  return openPostgresStore(target, { migrate, leaseTtlMs });
 }
 
 /** Runs `use` on the store and closes it, whatever happens. */

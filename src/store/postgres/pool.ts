@@ -35,10 +35,12 @@ const sseSinkTypes = {
 export interface PoolOptions {
   /** Longest a statement may run before the server cancels it (a stalled server or lock). */
   statementTimeoutMs: number;
+  /** Longest a session may sit idle inside a transaction (its process paused) before the server ends it. */
+  idleInTransactionMs: number;
   max?: number;
 }
 
-export function createPool(target: PostgresTarget, { statementTimeoutMs, max = 10 }: PoolOptions): pg.Pool {
+export function createPool(target: PostgresTarget, { statementTimeoutMs, idleInTransactionMs, max = 10 }: PoolOptions): pg.Pool {
   const password = target.passwordFile ? readPasswordFile(target.passwordFile) : undefined;
   // The URL's own fields (host, port, database, user, TLS), but the password from a file or, left
   // unset, from PGPASSWORD or ~/.pgpass: node-postgres would let the URL's empty one win.
@@ -52,7 +54,7 @@ export function createPool(target: PostgresTarget, { statementTimeoutMs, max = 1
     ...(fromUrl as pg.PoolConfig),
     password,
     application_name: 'sse-sink',
-    options: `-c search_path=${target.schema} -c TimeZone=UTC -c statement_timeout=${timeoutMs}`,
+    options: `-c search_path=${target.schema} -c TimeZone=UTC -c statement_timeout=${timeoutMs} -c idle_in_transaction_session_timeout=${idleInTransactionMs}`,
     types: sseSinkTypes,
     max,
     connectionTimeoutMillis: 10_000,

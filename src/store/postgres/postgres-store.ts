@@ -54,10 +54,14 @@ const REBUILD_PAGE = 1000;
 export interface OpenPostgresOptions {
   /** Create the schema and run migrations (writers); readers only check the tables are there. */
   migrate: boolean;
+  /** The lease length: also how long a session may sit idle inside a transaction. */
+  leaseTtlMs?: number;
 }
 
 export async function openPostgresStore(target: PostgresTarget, options: OpenPostgresOptions): Promise<PostgresStore> {
-  const pool = createPool(target, { statementTimeoutMs: INGEST_STATEMENT_TIMEOUT_MS });
+  // Only writers: a reader's export sits in its transaction as long as its consumer is slow.
+  const idleInTransactionMs = options.migrate ? (options.leaseTtlMs ?? LEASE_TTL_MS) : 0;
+  const pool = createPool(target, { statementTimeoutMs: INGEST_STATEMENT_TIMEOUT_MS, idleInTransactionMs });
   const store = new PostgresStore(pool, target);
   try {
     await whileDatabaseAway(() => (options.migrate ? store.migrate() : store.checkTables()));
