@@ -8,6 +8,7 @@ import { FleetShare } from '../ingest/fleet.js';
 import { runIngest, type IngestSummary } from '../ingest/run-ingest.js';
 import type { StreamSlot } from '../ingest/standby.js';
 import { openStore, type StoreTarget } from '../store/open-store.js';
+import { LEASE_TTL_MS } from '../store/stream-rules.js';
 import type { IngestPlan } from './ingest-options.js';
 import { observeStreams, type ObserveOptions, type StreamObserver } from './observe.js';
 
@@ -49,7 +50,7 @@ export async function runIngestPlans(plans: IngestPlan[], options: RunPlansOptio
     try {
       let standing: Standing | undefined;
       if (options.standby) {
-        const ttlMs = leaseTtlMs ?? 30_000;
+        const ttlMs = leaseTtlMs ?? LEASE_TTL_MS;
         standing = { pollMs: Math.min(STANDBY_POLL_MS, ttlMs / 4), handovers: new Map() };
         if (plans.length > 1 && store.joinFleet) {
           const fleet = new FleetShare(plans.length);
