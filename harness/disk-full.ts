@@ -6,12 +6,10 @@ import { execFileSync } from 'node:child_process';
 import { chownSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
-import { parse } from 'pg-connection-string';
 import type { StoreTarget } from '../src/store/open-store.js';
 import { randomAuth0Script, serveAuth0Script } from './auth0-script.js';
 import { storedRows, type DatabaseKind } from './fault-database.js';
-import { startTestPostgres, type TestPostgres } from './postgres-server.js';
+import { pgClient, startTestPostgres, type TestPostgres } from './postgres-server.js';
 import { seededRandom } from '../src/simulators/sanity-simulator.js';
 import { startSseTestServer } from '../src/simulators/sse-server.js';
 import { collect, spawnCli } from './cli-process.js';
@@ -73,8 +71,7 @@ async function databaseOn(dir: string, kind: DatabaseKind): Promise<FullDatabase
 
 /** A database `filling` whose new tables go to a tablespace in `dir`, owned by the server's user. */
 async function createDatabaseOn(server: TestPostgres, dir: string): Promise<void> {
-  const { password: _none, ...fromUrl } = parse(server.url);
-  const client = new pg.Client({ ...(fromUrl as pg.ClientConfig), password: server.password });
+  const client = pgClient(server.url, server.password);
   await client.connect();
   try {
     const location = join(dir, 'tablespace');

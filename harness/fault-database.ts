@@ -5,10 +5,9 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { parse } from 'pg-connection-string';
 import { openReadableStore, withStore, type StoreTarget } from '../src/store/open-store.js';
 import { builtHarnessPath } from './cli-process.js';
-import { startTestPostgres, type TestPostgres } from './postgres-server.js';
+import { pgClient, startTestPostgres, type TestPostgres } from './postgres-server.js';
 
 export type DatabaseKind = 'sqlite' | 'postgres';
 export type DatabaseFaultKind = 'db-locked' | 'db-restart' | 'db-connection-killed' | 'db-deadlock';
@@ -83,8 +82,7 @@ function postgresFaultDatabase(server: TestPostgres): FaultDatabase {
   const target: StoreTarget = { db: url, schema: SCHEMA };
   process.env.PGPASSWORD = server.password;
   const admin = async <T>(work: (client: pg.Client) => Promise<T>): Promise<T | undefined> => {
-    const { password: _none, ...fromUrl } = parse(server.url);
-    const client = new pg.Client({ ...(fromUrl as pg.ClientConfig), password: server.password, options: `-c search_path=${SCHEMA}` });
+    const client = pgClient(server.url, server.password, SCHEMA);
     client.on('error', () => {});
     try {
       await client.connect();

@@ -3,6 +3,8 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
+import pg from 'pg';
+import { parse } from 'pg-connection-string';
 import { builtHarnessPath } from './cli-process.js';
 
 export interface TestPostgres {
@@ -43,4 +45,13 @@ export async function startTestPostgres({ durable = false } = {}): Promise<TestP
       while (!(await iterator.next()).value?.includes('restarted'));
     },
   };
+}
+
+/**
+ * A plain node-postgres client of a test server. Built from the URL's fields: given the URL as
+ * connectionString, node-postgres would let its empty password win over `password`.
+ */
+export function pgClient(url: string, password: string, schema?: string): pg.Client {
+  const { password: _none, ...fromUrl } = parse(url);
+  return new pg.Client({ ...(fromUrl as pg.ClientConfig), password, ...(schema ? { options: `-c search_path=${schema}` } : {}) });
 }

@@ -4,10 +4,9 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import pg from 'pg';
-import { parse } from 'pg-connection-string';
 import { inject } from 'vitest';
 import { openReadableStore, withStore, type StoreTarget } from '../../src/store/open-store.js';
+import { pgClient } from '../../harness/postgres-server.js';
 import { tempDir } from './cli.js';
 
 export interface TestDatabase {
@@ -79,11 +78,4 @@ export const postgresBackend: Backend = {
 
 export const backends: Backend[] = [sqliteBackend, postgresBackend];
 
-/**
- * A plain node-postgres client of a test server. Built from the URL's fields: given the URL as
- * connectionString, node-postgres would let its empty password win over `password`.
- */
-export function pgClient(url: string, password: string, schema?: string): pg.Client {
-  const { password: _none, ...fromUrl } = parse(url);
-  return new pg.Client({ ...(fromUrl as pg.ClientConfig), password, ...(schema ? { options: `-c search_path=${schema}` } : {}) });
-}
+export { pgClient } from '../../harness/postgres-server.js';
