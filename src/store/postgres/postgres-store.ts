@@ -285,11 +285,11 @@ export class PostgresStore implements Store {
              ON CONFLICT (member) DO UPDATE SET expires_at = excluded.expires_at`,
           [member, ttlMs],
         );
-        // Rows of members gone long ago are nobody's: the first member to see them clears them.
-        await this.pool.query("DELETE FROM ingesters WHERE expires_at < now() - interval '1 day'");
         const { rows } = await this.pool.query<{ member: string }>('SELECT member FROM ingesters WHERE expires_at > now()');
         return rows.filter((row) => !isDeadLocalProcess(row.member)).length;
       });
+    // Rows of members gone long ago are nobody's: a member joining clears them.
+    await whileDatabaseAway(() => this.pool.query("DELETE FROM ingesters WHERE expires_at < now() - interval '1 day'"));
     await whileDatabaseAway(renew);
     return { renew, leave: () => whileDatabaseAway(async () => void (await this.pool.query('DELETE FROM ingesters WHERE member = $1', [member]))) };
   }
