@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { UpstreamStopError } from '../src/common/errors.js';
 import { runIngestOnFile, type FileIngestOptions } from '../harness/ingest-on-file.js';
 import { createLogger } from '../src/common/log.js';
@@ -186,10 +186,11 @@ describe.each(backends)('ingest runner on $name', (backend) => {
 });
 
 describe('ingest runner on sqlite, locked', () => {
-  it('holds the batch while another process locks the database past busy_timeout, then commits it', async () => {
+  /** An ingester on a fresh file with one event committed, and a second process ready to lock the file. */
+  async function lockedRun(afterLock: (signal: AbortSignal) => AsyncGenerator<SourceEvent>, onLog: (msg: string) => void = () => {}) {
     const dbPath = join(tempDir(), 'sink.db');
     const store = openSqliteStore({ path: dbPath, busyTimeoutMs: 100 });
-    const logs: string[] = [];
+    const messages: { level: string; msg: string }[] = [];
     let lockTaken!: () => void;
     const locked = new Promise<void>((resolve) => (lockTaken = resolve));
     const source: Source = {
@@ -197,30 +198,82 @@ describe('ingest runner on sqlite, locked', () => {
       async *read({ signal }: ReadContext) {
         yield event(1);
         await locked;
-        // More than a batch: the size limit is reached while the lock is held.
-        for (let i = 2; i <= 1200; i++) yield event(i);
-        while (!signal.aborted) await sleep(5);
+        yield* afterLock(signal);
       },
     };
     const stop = new AbortController();
-    const run = runIngestOnFile({ stream: 's', source, dbPath, store, batchAgeMs: 20, signal: stop.signal, log: createLogger({ write: (line) => logs.push(line) }) });
-    while (readSqlite(dbPath).events < 1) await sleep(10);
+    const log = createLogger({
+      write: (line) => {
+        const message = JSON.parse(line) as { level: string; msg: string };
+        messages.push(message);
+        onLog(message.msg);
+      },
+    });
+    const run = runIngestOnFile({ stream: 's', source, dbPath, store, batchAgeMs: 20, signal: stop.signal, log });
+    // A failed run must fail the test at once, not leave it waiting for rows.
+    const runFailed = run.then(() => new Promise<never>(() => {}));
+    const until = async (check: () => boolean) => {
+      while (!check()) await Promise.race([sleep(10), runFailed]);
+    };
+    await until(() => readSqlite(dbPath).events >= 1);
 
-    // A second process (as a backup tool would) holds the write lock for 1.5 s: 15 busy timeouts.
-    const holder = spawn(process.execPath, [builtHarnessPath('db-lock-holder'), dbPath, '1500'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const [firstLine] = (await once(holder.stdout.setEncoding('utf8'), 'data')) as [string];
-    expect(firstLine).toBe('locked\n');
-    lockTaken();
+    /** A second process (as a backup tool would) holds the write lock for `ms`; resolves when it is taken. */
+    async function holdLock(ms: number) {
+      const holder = spawn(process.execPath, [builtHarnessPath('db-lock-holder'), dbPath, String(ms)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const exited = once(holder, 'exit');
+      const [firstLine] = (await once(holder.stdout.setEncoding('utf8'), 'data')) as [string];
+      expect(firstLine).toBe('locked\n');
+      lockTaken();
+      return { exited };
+    }
+    async function finish() {
+      stop.abort();
+      const summary = await run;
+      await store.close();
+      return summary;
+    }
+    return { dbPath, messages, holdLock, until, finish };
+  }
+
+  it('holds the batch while another process locks the database past busy_timeout, then commits it', async () => {
+    const { dbPath, messages, holdLock, until, finish } = await lockedRun(async function* (signal) {
+      // More than a batch: the size limit is reached while the lock is held.
+      for (let i = 2; i <= 1200; i++) yield event(i);
+      while (!signal.aborted) await sleep(5);
+    });
+    // 1.5 s: 15 busy timeouts.
+    const { exited } = await holdLock(1500);
     await sleep(500);
     expect(readSqlite(dbPath).events).toBe(1);
-    await once(holder, 'exit');
-    while (readSqlite(dbPath).events < 1200) await sleep(10);
-    stop.abort();
-    expect(await run).toMatchObject({ stopReason: 'signal', received: 1200, inserted: 1200 });
-    await store.close();
+    await exited;
+    await until(() => readSqlite(dbPath).events >= 1200);
+    expect(await finish()).toMatchObject({ stopReason: 'signal', received: 1200, inserted: 1200 });
     expect(readSqlite(dbPath)).toMatchObject({ events: 1200, stream: { cursor: 'c1200', state: 'stopped' } });
-    const messages = logs.map((line) => JSON.parse(line) as { level: string; msg: string });
     expect(messages).toContainEqual(expect.objectContaining({ level: 'warn', msg: expect.stringContaining('locked by another process') }));
     expect(messages).toContainEqual(expect.objectContaining({ level: 'info', msg: expect.stringContaining('the held batch is committed') }));
+  });
+
+  it('commits the held batch of a stream gone quiet once the lock is gone, though the wall clock stepped back meanwhile', async () => {
+    const { dbPath, holdLock, until, finish } = await lockedRun(
+      async function* (signal) {
+        yield event(2);
+        while (!signal.aborted) await sleep(5);
+      },
+      (msg) => {
+        // As an NTP correction would, once the first refused commit has been seen.
+        if (msg.includes('locked by another process')) {
+          const realNow = Date.now.bind(Date);
+          vi.spyOn(Date, 'now').mockImplementation(() => realNow() - 5000);
+        }
+      },
+    );
+    try {
+      const { exited } = await holdLock(1200);
+      await exited;
+      await until(() => readSqlite(dbPath).events >= 2);
+    } finally {
+      vi.restoreAllMocks();
+    }
+    expect(await finish()).toMatchObject({ received: 2, inserted: 2 });
   });
 });

@@ -29,7 +29,8 @@ export class Committer {
   /** The commits queued so far, in order; each waits for the one before it. */
   private queue: Promise<void> = Promise.resolve();
   private held: Batch | undefined;
-  private locked: { since: number; retryAt: number } | undefined;
+  /** Set while the database refuses commits; `retryDue` once the retry timer has fired. */
+  private locked: { since: number; retryDue: boolean } | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private failure: { error: unknown } | undefined;
 
@@ -73,7 +74,7 @@ export class Committer {
     if (this.failure) return started();
     const toCommit = this.held ? appendBatch(this.held, batch) : batch;
     this.held = undefined;
-    if (this.locked && !final && Date.now() < this.locked.retryAt && batchEvents(toCommit) < heldLimit) {
+    if (this.locked && !this.locked.retryDue && !final && batchEvents(toCommit) < heldLimit) {
       this.held = toCommit;
       return started();
     }
@@ -93,9 +94,16 @@ export class Committer {
       // Nothing was written (the transaction could not begin): the same batch is tried again.
       if (!this.locked) log.warn(`${error.message.split(';')[0]}; holding the batch and retrying`, { events: batchEvents(toCommit) });
       this.held = toCommit;
-      this.locked = { since: this.locked?.since ?? Date.now(), retryAt: Date.now() + LOCKED_RETRY_MS };
+      // The timer itself says when the retry is due: a wall-clock deadline compared with Date.now()
+      // could still lie ahead when the timer fires (the clocks differ), and the held batch then
+      // waited for the next event, which an idle stream never sends.
+      const locked = { since: this.locked?.since ?? Date.now(), retryDue: false };
+      this.locked = locked;
       clearTimeout(this.retryTimer);
-      this.retryTimer = setTimeout(() => (this.queue = this.queue.then(() => this.commit(emptyBatch(), false, () => {}))), LOCKED_RETRY_MS);
+      this.retryTimer = setTimeout(() => {
+        locked.retryDue = true;
+        this.queue = this.queue.then(() => this.commit(emptyBatch(), false, () => {}));
+      }, LOCKED_RETRY_MS);
       return;
     } finally {
       if (readerWaits) started();
