@@ -9,7 +9,8 @@ import { errorFrame, offsetAt, type Pace } from '../src/simulators/auth0-simulat
 import { randomAuth0Script, serveAuth0Script, type Auth0Script } from './auth0-script.js';
 import { expectedDocuments, expectedMutations, readSanityTablesFrom, withParsedJson, type Row } from './sanity-expected.js';
 import { randomScript, SanitySimulator, seededRandom } from '../src/simulators/sanity-simulator.js';
-import { collect, spawnCli } from './cli-process.js';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { collect, spawnCli, type ChildResult } from './cli-process.js';
 import { runDiskFullFault } from './disk-full.js';
 import { FAULTS_STATEMENT_TIMEOUT_MS, openFaultDatabase, type DatabaseFaultKind, type DatabaseKind, type FaultDatabase } from './fault-database.js';
 import { encodeFrame, startSseTestServer, type Handler, type Reply, type ScriptStep, type SseTestServer } from '../src/simulators/sse-server.js';
@@ -37,9 +38,11 @@ export const FAULT_KINDS = [
   'db-connection-killed',
   'db-deadlock',
   'disk-full',
+  'failover',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
-const POSTGRES_ONLY: readonly FaultKind[] = ['db-restart', 'db-connection-killed', 'db-deadlock'];
+/** A standby needs PostgreSQL (SQLite refuses --standby), as do the server's own faults. */
+const POSTGRES_ONLY: readonly FaultKind[] = ['db-restart', 'db-connection-killed', 'db-deadlock', 'failover'];
 
 /** The kinds a run against this database injects. */
 export function faultKindsFor(db: DatabaseKind): FaultKind[] {
@@ -109,7 +112,7 @@ interface TimedFault {
   round: number;
   atMs: number;
   kind: FaultKind;
-  target: 'auth0' | 'sanity' | 'db';
+  target: 'auth0' | 'sanity' | 'db' | 'ingester';
   /** Stall, lock or outage length. */
   ms: number;
 }
@@ -320,24 +323,34 @@ export async function runFaultHarness(options: FaultHarnessOptions): Promise<Fau
       life = { delivered: [], ended: false };
       const auth0Before = auth0Server.requests.length;
       const sanityBefore = sanityListens();
-      const child = spawnCli(args, env);
-      const exited = collect(child, { tailOnly: true });
-      let exitedEarly = false;
-      void exited.then(() => (exitedEarly = true));
+      let ingester = startIngester(args, env);
       const connected = Date.now();
-      while (!exitedEarly && (auth0Server.requests.length === auth0Before || sanityListens() === sanityBefore)) {
+      while (!ingester.exited && (auth0Server.requests.length === auth0Before || sanityListens() === sanityBefore)) {
         if (Date.now() - connected > 15_000) break;
         await sleep(10);
       }
       if (round === 0) startPublishing();
       const lifetime = options.roundMs[0] + random() * (options.roundMs[1] - options.roundMs[0]);
-      const timers = faults.filter((f) => f.atMs > 0).map((f) => setTimeout(() => apply(f), f.atMs * lifetime));
+      const timers = faults.filter((f) => f.atMs > 0 && f.target !== 'ingester').map((f) => setTimeout(() => apply(f), f.atMs * lifetime));
       // A round with a database fault lives until a while after it is over: the held batch must commit.
       const lockEnds = faults.filter((f) => f.target === 'db').map((f) => f.atMs * lifetime + f.ms + (f.kind === 'db-locked' ? 1000 : 2500));
-      await Promise.race([sleep(Math.max(lifetime, ...lockEnds)), exited]);
+      let roundEnds = Date.now() + Math.max(lifetime, ...lockEnds);
+      for (const fault of faults.filter((f) => f.target === 'ingester').sort((a, b) => a.atMs - b.atMs)) {
+        await Promise.race([sleep(Math.max(0, connected + fault.atMs * lifetime - Date.now())), ingester.done]);
+        if (ingester.exited) break;
+        const handover = await failOver(ingester, args, env, database);
+        if (handover.problem) problems.push(`round ${round + 1}: ${handover.problem}`);
+        ingester = handover.ingester;
+        if (handover.tookOver) {
+          delivered('failover', 'both');
+          // The standby then stores a while as the stream's owner before the round's SIGKILL.
+          roundEnds = Math.max(roundEnds, Date.now() + 300);
+        }
+      }
+      await Promise.race([sleep(Math.max(0, roundEnds - Date.now())), ingester.done]);
       timers.forEach(clearTimeout);
-      child.kill('SIGKILL');
-      const result = await exited;
+      ingester.child.kill('SIGKILL');
+      const result = await ingester.done;
       life.ended = true;
       // A server still restarting would answer the checks with nothing.
       await Promise.all(databaseFaults);
@@ -425,6 +438,60 @@ export async function runFaultHarness(options: FaultHarnessOptions): Promise<Fau
   }
 }
 
+/** One ingester process of a round; `exited` turns true once it is gone. */
+interface Ingester {
+  child: ChildProcessWithoutNullStreams;
+  done: Promise<ChildResult>;
+  exited: boolean;
+}
+
+function startIngester(args: string[], env: Record<string, string | undefined>): Ingester {
+  const child = spawnCli(args, env);
+  const ingester: Ingester = { child, done: collect(child, { tailOnly: true }), exited: false };
+  void ingester.done.then(() => (ingester.exited = true));
+  return ingester;
+}
+
+/** How long a standby may take to join the fleet, and then to own both streams once the owner is killed. */
+const HANDOVER_TIMEOUT_MS = 15_000;
+
+/**
+ * The failover fault: a standby (`ingest --all --standby`) starts next to the owner and joins the
+ * fleet, the owner is SIGKILLed, and the standby must become the owner of both streams. Returns the
+ * ingester that runs the streams now.
+ */
+async function failOver(
+  owner: Ingester,
+  args: string[],
+  env: Record<string, string | undefined>,
+  database: FaultDatabase,
+): Promise<{ ingester: Ingester; tookOver: boolean; problem?: string }> {
+  const standby = startIngester([...args, '--standby'], env);
+  const pid = String(standby.child.pid);
+  const ownsAs = (column: string, table: string) => async () =>
+    ((await database.rows<Record<string, string | null>>(`SELECT ${column} AS owner FROM ${table}`)) ?? []).filter((row) => row.owner?.split(':')[1] === pid).length;
+  const exitedSaying = async (who: string, ingester: Ingester) => `${who} exited by itself: ${(await ingester.done).stderr.trim().split('\n').slice(-2).join(' | ')}`;
+  if (!(await until(async () => (await ownsAs('member', 'ingesters')()) > 0, standby))) {
+    standby.child.kill('SIGKILL');
+    return { ingester: owner, tookOver: false, problem: standby.exited ? await exitedSaying('the standby', standby) : 'the standby never joined the fleet' };
+  }
+  owner.child.kill('SIGKILL');
+  const killed = await owner.done;
+  const problem = killed.signal === 'SIGKILL' ? undefined : await exitedSaying('the owner', owner);
+  const tookOver = await until(async () => (await ownsAs('lease_owner', 'streams')()) === 2, standby);
+  if (tookOver || problem) return { ingester: standby, tookOver, problem };
+  return { ingester: standby, tookOver, problem: standby.exited ? await exitedSaying('the standby', standby) : 'the standby did not take both streams over within 15 s' };
+}
+
+/** Polls `check` until it holds; false once the ingester is gone or the time is up. */
+async function until(check: () => Promise<boolean>, ingester: Ingester): Promise<boolean> {
+  for (const deadline = Date.now() + HANDOVER_TIMEOUT_MS; Date.now() < deadline && !ingester.exited; ) {
+    if (await check()) return true;
+    await sleep(50);
+  }
+  return false;
+}
+
 /** Spreads faultsPerKind of each timed kind over the rounds; refusals at a round's start, the rest inside it. */
 function buildSchedule(options: FaultHarnessOptions, databaseFaults: readonly DatabaseFaultKind[], random: () => number): TimedFault[] {
   const schedule: TimedFault[] = [];
@@ -441,6 +508,7 @@ function buildSchedule(options: FaultHarnessOptions, databaseFaults: readonly Da
     ['connection-timeout', () => 'auth0', false],
     ['sanity-reset', () => 'sanity', false],
     ...databaseFaults.map((kind): [FaultKind, () => TimedFault['target'], boolean] => [kind, () => 'db', false]),
+    ...(faultKindsFor(options.db).includes('failover') ? [['failover', () => 'ingester', false] as [FaultKind, () => TimedFault['target'], boolean]] : []),
   ];
   for (const [kind, target, atStart] of kinds) {
     for (let i = 0; i < options.faultsPerKind; i++) {
