@@ -480,7 +480,7 @@ async function failOver(
   const problem = killed.signal === 'SIGKILL' ? undefined : await exitedSaying('the owner', owner);
   const tookOver = await until(async () => (await ownsAs('lease_owner', 'streams')()) === 2, standby);
   if (tookOver || problem) return { ingester: standby, tookOver, problem };
-  return { ingester: standby, tookOver, problem: standby.exited ? await exitedSaying('the standby', standby) : 'the standby did not take both streams over within 15 s' };
+  return { ingester: standby, tookOver, problem: standby.exited ? await exitedSaying('the standby', standby) : `the standby did not take both streams over within ${HANDOVER_TIMEOUT_MS / 1000} s` };
 }
 
 /** Polls `check` until it holds; false once the ingester is gone or the time is up. */
