@@ -486,7 +486,8 @@ async function failOver(
 /** Polls `check` until it holds; false once the ingester is gone or the time is up. */
 async function until(check: () => Promise<boolean>, ingester: Ingester): Promise<boolean> {
   for (const deadline = Date.now() + HANDOVER_TIMEOUT_MS; Date.now() < deadline && !ingester.exited; ) {
-    if (await check()) return true;
+    // A read that fails (the server restarting under a db-restart of the same round) is asked again.
+    if (await check().catch(() => false)) return true;
     await sleep(50);
   }
   return false;
