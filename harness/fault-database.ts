@@ -104,7 +104,9 @@ function postgresFaultDatabase(server: TestPostgres): FaultDatabase {
     where: `${server.url} schema ${SCHEMA} (stopped with the harness)`,
     rows: (sql) => storedRows(target, sql),
     inject: async (kind, ms, onInjected) => {
-      if (restarting) return;
+      // A deadlock needs the server: it waits out a restart; the other kinds would only repeat it.
+      if (restarting && kind === 'db-deadlock') await restarting.catch(() => undefined);
+      else if (restarting) return;
       if (kind === 'db-restart') {
         onInjected();
         restarting = server.restart(ms);
@@ -127,7 +129,12 @@ function postgresFaultDatabase(server: TestPostgres): FaultDatabase {
           );
           if (rows.some((row) => row.killed)) onInjected();
         } else {
-          await deadlock(client, onInjected);
+          for (const deadline = Date.now() + DEADLOCK_TRIES_MS; Date.now() < deadline; ) {
+            if (await deadlock(client)) {
+              onInjected();
+              break;
+            }
+          }
         }
       });
     },
@@ -135,12 +142,16 @@ function postgresFaultDatabase(server: TestPostgres): FaultDatabase {
   };
 }
 
+/** How long a db-deadlock keeps trying: a try fails when no commit came, or when it came too late. */
+export const DEADLOCK_TRIES_MS = 8000;
+
 /**
  * A deadlock with a commit: this transaction holds the stream rows, waits until a commit waits for
  * them, then asks for a lock on events the commit holds. The server breaks the cycle by failing
- * the commit, which waited first (deadlock_timeout is 10 s here, 1 s there).
+ * the commit, which waited first (deadlock_timeout is 10 s here, 1 s there). False when there was
+ * no cycle: no commit waited, or the commit's own deadlock check ran before the cycle closed.
  */
-async function deadlock(client: pg.Client, onInjected: () => void): Promise<void> {
+async function deadlock(client: pg.Client): Promise<boolean> {
   const deadlocks = async () => Number((await client.query<{ n: string }>('SELECT deadlocks AS n FROM pg_stat_database WHERE datname = current_database()')).rows[0].n);
   const before = await deadlocks();
   await client.query('BEGIN');
@@ -163,10 +174,8 @@ async function deadlock(client: pg.Client, onInjected: () => void): Promise<void
   await client.query('ROLLBACK');
   // pg_stat_database is updated by the failed backend itself, a moment later.
   for (let tries = 0; tries < 20; tries++) {
-    if ((await deadlocks()) > before) {
-      onInjected();
-      return;
-    }
+    if ((await deadlocks()) > before) return true;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+  return false;
 }

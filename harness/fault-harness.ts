@@ -123,6 +123,8 @@ export type Injection = { kind: 'drop-mid-frame' | 'stall' | 'garbage' | 'invali
 /** What the ingester runs with: a 20 MB frame is over the limit, a stall of 0.75-2 s over the timeout. */
 const FAULTS_MAX_FRAME_BYTES = 16 * 1024 * 1024;
 const FAULTS_IDLE_TIMEOUT_S = 0.5;
+/** How long a round lives on after a database fault that is over: the held batch must commit. */
+const RECOVERY_MS = 2500;
 
 const SANITY_OPTIONS = { includeResult: true, includePreviousRevision: false };
 const LF = 0x0a;
@@ -246,6 +248,7 @@ export async function runFaultHarness(options: FaultHarnessOptions): Promise<Fau
   const sanity = new FaultyUpstream('blog', delivered);
   const servers: SseTestServer[] = [];
   const databaseFaults = new Set<Promise<void>>();
+  const deadlocks = new Set<Promise<void>>();
   let publisher: NodeJS.Timeout | undefined;
   try {
     const auth0Server = await startSseTestServer(auth0.wrap(serveAuth0Script(auth0Script.entries, () => (paced ? options.auth0Pace : undefined)), () => true));
@@ -312,6 +315,10 @@ export async function runFaultHarness(options: FaultHarnessOptions): Promise<Fau
       });
       databaseFaults.add(injection);
       void injection.finally(() => databaseFaults.delete(injection));
+      if (fault.kind === 'db-deadlock') {
+        deadlocks.add(injection);
+        void injection.finally(() => deadlocks.delete(injection));
+      }
     };
 
     // The first catch-up (the stream's --since) meets each History fault too, besides those after resets.
@@ -333,7 +340,7 @@ export async function runFaultHarness(options: FaultHarnessOptions): Promise<Fau
       const lifetime = options.roundMs[0] + random() * (options.roundMs[1] - options.roundMs[0]);
       const timers = faults.filter((f) => f.atMs > 0 && f.target !== 'ingester').map((f) => setTimeout(() => apply(f), f.atMs * lifetime));
       // A round with a database fault lives until a while after it is over: the held batch must commit.
-      const lockEnds = faults.filter((f) => f.target === 'db').map((f) => f.atMs * lifetime + f.ms + (f.kind === 'db-locked' ? 1000 : 2500));
+      const lockEnds = faults.filter((f) => f.target === 'db').map((f) => f.atMs * lifetime + f.ms + (f.kind === 'db-locked' ? 1000 : RECOVERY_MS));
       let roundEnds = Date.now() + Math.max(lifetime, ...lockEnds);
       for (const fault of faults.filter((f) => f.target === 'ingester').sort((a, b) => a.atMs - b.atMs)) {
         await Promise.race([sleep(Math.max(0, connected + fault.atMs * lifetime - Date.now())), ingester.done]);
@@ -348,6 +355,11 @@ export async function runFaultHarness(options: FaultHarnessOptions): Promise<Fau
         }
       }
       await Promise.race([sleep(Math.max(0, roundEnds - Date.now())), ingester.done]);
+      // A deadlock still trying keeps the round alive until the server broke one and the batch committed.
+      if (deadlocks.size > 0 && !ingester.exited) {
+        await Promise.race([Promise.all(deadlocks), ingester.done]);
+        await Promise.race([sleep(RECOVERY_MS), ingester.done]);
+      }
       timers.forEach(clearTimeout);
       ingester.child.kill('SIGKILL');
       const result = await ingester.done;
