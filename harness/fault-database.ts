@@ -143,7 +143,7 @@ function postgresFaultDatabase(server: TestPostgres): FaultDatabase {
 }
 
 /** How long a db-deadlock keeps trying: a try fails when no commit came, or when it came too late. */
-export const DEADLOCK_TRIES_MS = 8000;
+const DEADLOCK_TRIES_MS = 8000;
 
 /**
  * A deadlock with a commit: this transaction holds the stream rows, waits until a commit waits for

@@ -247,8 +247,8 @@ export async function runFaultHarness(options: FaultHarnessOptions): Promise<Fau
   const auth0 = new FaultyUpstream('tenant', delivered);
   const sanity = new FaultyUpstream('blog', delivered);
   const servers: SseTestServer[] = [];
-  const databaseFaults = new Set<Promise<void>>();
-  const deadlocks = new Set<Promise<void>>();
+  /** Database faults still under way, by kind. */
+  const databaseFaults = new Map<Promise<void>, DatabaseFaultKind>();
   let publisher: NodeJS.Timeout | undefined;
   try {
     const auth0Server = await startSseTestServer(auth0.wrap(serveAuth0Script(auth0Script.entries, () => (paced ? options.auth0Pace : undefined)), () => true));
@@ -309,16 +309,13 @@ export async function runFaultHarness(options: FaultHarnessOptions): Promise<Fau
 
     const injectIntoDatabase = (fault: TimedFault) => {
       const owner = life;
-      const injection = database.inject(fault.kind as DatabaseFaultKind, fault.ms, () => {
+      const kind = fault.kind as DatabaseFaultKind;
+      const injection = database.inject(kind, fault.ms, () => {
         // Counted only when it took effect while the same ingester still ran.
         if (owner === life && !owner.ended) delivered(fault.kind, 'both');
       });
-      databaseFaults.add(injection);
+      databaseFaults.set(injection, kind);
       void injection.finally(() => databaseFaults.delete(injection));
-      if (fault.kind === 'db-deadlock') {
-        deadlocks.add(injection);
-        void injection.finally(() => deadlocks.delete(injection));
-      }
     };
 
     // The first catch-up (the stream's --since) meets each History fault too, besides those after resets.
@@ -356,7 +353,8 @@ export async function runFaultHarness(options: FaultHarnessOptions): Promise<Fau
       }
       await Promise.race([sleep(Math.max(0, roundEnds - Date.now())), ingester.done]);
       // A deadlock still trying keeps the round alive until the server broke one and the batch committed.
-      if (deadlocks.size > 0 && !ingester.exited) {
+      const deadlocks = [...databaseFaults].filter(([, kind]) => kind === 'db-deadlock').map(([injection]) => injection);
+      if (deadlocks.length > 0 && !ingester.exited) {
         await Promise.race([Promise.all(deadlocks), ingester.done]);
         await Promise.race([sleep(RECOVERY_MS), ingester.done]);
       }
@@ -365,7 +363,7 @@ export async function runFaultHarness(options: FaultHarnessOptions): Promise<Fau
       const result = await ingester.done;
       life.ended = true;
       // A server still restarting would answer the checks with nothing.
-      await Promise.all(databaseFaults);
+      await Promise.all(databaseFaults.keys());
       if (result.signal === 'SIGKILL') {
         for (const { kind } of life.delivered) survived.set(kind, survived.get(kind)! + 1);
         delivered('sigkill', 'both');
@@ -387,7 +385,7 @@ export async function runFaultHarness(options: FaultHarnessOptions): Promise<Fau
     sanity.replies.length = 0;
     resetArmed = false;
     sim.setReplayWindow(Number.POSITIVE_INFINITY);
-    await Promise.all(databaseFaults);
+    await Promise.all(databaseFaults.keys());
     startPublishing();
     while (published < sanityScript.length) await sleep(20);
     paced = false;
@@ -445,7 +443,7 @@ export async function runFaultHarness(options: FaultHarnessOptions): Promise<Fau
     clearInterval(publisher);
     sim.close();
     await Promise.all(servers.map((server) => server.close()));
-    await Promise.all(databaseFaults);
+    await Promise.all(databaseFaults.keys());
     await database.close();
   }
 }
