@@ -1,6 +1,6 @@
 // What the ingest loop hands a store to commit in one transaction, and what the store answers.
 import type { ColumnValues, NormalizedChange, ProjectionTable } from './change.js';
-import type { GapRecord } from './source-event.js';
+import type { GapRecord, SnapshotProgress } from './source-event.js';
 
 export interface ReceivedChange {
   change: NormalizedChange;
@@ -25,6 +25,8 @@ export interface Batch {
   cursor: string | null;
   /** When the batch holds a heartbeat, the time the latest one arrived. */
   heartbeatAt?: string;
+  /** Where the stream's snapshot stands after the batch's rows. */
+  snapshot?: SnapshotProgress;
 }
 
 /** A `put` whose `expect` did not match the row the store holds: history upstream is missing here. */
@@ -56,7 +58,8 @@ export function isEmptyBatch(batch: Batch): boolean {
     batch.deadLetters.length === 0 &&
     batch.gaps.length === 0 &&
     batch.cursor === null &&
-    !batch.heartbeatAt
+    !batch.heartbeatAt &&
+    !batch.snapshot
   );
 }
 
@@ -75,5 +78,7 @@ export function appendBatch(earlier: Batch, later: Batch): Batch {
   };
   const heartbeatAt = later.heartbeatAt ?? earlier.heartbeatAt;
   if (heartbeatAt) merged.heartbeatAt = heartbeatAt;
+  const snapshot = later.snapshot ?? earlier.snapshot;
+  if (snapshot) merged.snapshot = snapshot;
   return merged;
 }

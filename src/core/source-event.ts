@@ -48,4 +48,25 @@ export interface GapRecord {
   resolvesOpen?: boolean;
 }
 
-export type SourceEvent<E extends UpstreamEvent = UpstreamEvent> = E | Heartbeat | UnreadableFrame | GapRecord;
+/**
+ * Where an initial snapshot stands after the rows yielded before it: committed with them, so a
+ * snapshot stopped part-way resumes after its last committed page. Stored in `snapshots`.
+ */
+export interface SnapshotProgress {
+  kind: 'snapshot';
+  /** 1 for a stream's first snapshot, then one more for each `sse-sink snapshot`. */
+  snapshotId: number;
+  startedAt: string;
+  status: 'running' | 'finished';
+  finishedAt: string | null;
+  /** The last document (or entity) id read: the next page starts after it. */
+  position: string | null;
+  rowsRead: number;
+  pages: number;
+  /** Stored rows the upstream no longer has, marked deleted by the snapshot. */
+  rowsDeleted: number;
+  /** How many rows the upstream says there are, when it says: for the progress estimate, not stored. */
+  total: number | null;
+}
+
+export type SourceEvent<E extends UpstreamEvent = UpstreamEvent> = E | Heartbeat | UnreadableFrame | GapRecord | SnapshotProgress;

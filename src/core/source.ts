@@ -23,6 +23,18 @@ export interface OpenGap {
   detail: string | null;
 }
 
+/** The stream's newest snapshot as committed. */
+export interface StoredSnapshot {
+  snapshotId: number;
+  startedAt: string;
+  /** `reset`: taken before the stream was reset; the stream starts again as if it had none. */
+  status: 'running' | 'finished' | 'reset';
+  position: string | null;
+  rowsRead: number;
+  pages: number;
+  rowsDeleted: number;
+}
+
 /** The committed state of the stream being read, for a source that must know what it stored. */
 export interface StoredStreamView {
   /** The stream's documents (Sanity); empty for a stream without any. */
@@ -31,6 +43,8 @@ export interface StoredStreamView {
   openGaps(): Promise<OpenGap[]>;
   /** Upstream time of the stream's oldest stored event: history before it is not the stream's. */
   oldestEventAt(): Promise<string | null>;
+  /** The newest snapshot, or null for a stream never snapshotted. */
+  latestSnapshot(): Promise<StoredSnapshot | null>;
 }
 
 /** Where the stream stands when reading starts, and how to report back while reading. */
@@ -41,6 +55,11 @@ export interface ReadContext {
   since: string | null;
   /** Upstream time of the newest stored event (for catch-up after downtime). */
   lastEventAt: string | null;
+  /**
+   * Take a new snapshot of the upstream's current state (--snapshot, `sse-sink snapshot`). A
+   * snapshot stopped part-way is resumed whether or not this is set.
+   */
+  startSnapshot?: boolean;
   /** The committed state, read on the ingester's own connection. */
   stored: StoredStreamView;
   /** Aborted on SIGINT/SIGTERM, --max-* limits, or idle: reading must end promptly, without throwing. */

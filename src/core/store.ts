@@ -50,8 +50,9 @@ export interface StreamStatus {
   name: string;
   source: string;
   /**
-   * live (an ingester holds the stream and is up to date), catching up (it holds the stream and is
-   * storing old events or repairing a gap), stopped (with the reason), or idle (never run, or reset).
+   * live (an ingester holds the stream and is up to date), snapshotting (it holds the stream and is
+   * reading the upstream's current state), catching up (it holds the stream and is storing old
+   * events or repairing a gap), stopped (with the reason), or idle (never run, or reset).
    */
   state: string;
   stateReason: string | null;
@@ -72,6 +73,8 @@ export interface StreamStatus {
   /** The newest gap not repaired, in the upstream's own words (`<reason>: <detail>`), or null. */
   lastGapProblem: string | null;
   catchUps: number;
+  /** The newest snapshot of the upstream's state (`running` while it is being read), or null. */
+  snapshot: { id: number; status: string; rowsRead: number; pages: number; rowsDeleted: number } | null;
   /** The ingester holding the stream (by its lease), or null. */
   leaseOwner: { host: string; pid: number } | null;
   leaseExpiresAt: string | null;
@@ -128,6 +131,8 @@ export interface ReadableStore {
   /** A printable name of the database (a file path; a URL with its password masked). */
   readonly description: string;
   status(now?: number): Promise<StreamStatus[]>;
+  /** What a stream was stored as (its definition is null after a reset), or null for no such stream. */
+  streamDefinition(stream: string): Promise<{ source: SourceKind; definition: Record<string, unknown> | null } | null>;
   /** One read-only SQL statement; a statement that does not read, or does not compile, is a UsageError. */
   query(sql: string): Promise<QueryResult>;
   /** One JSON line (without newline) per event, oldest first, one row in memory at a time. */

@@ -38,6 +38,11 @@ export class BatchBuilder<E extends UpstreamEvent> {
       case 'gap':
         batch.gaps.push(item);
         return false;
+      case 'snapshot':
+        // A page's rows end with its progress: the batch ends here (the ingest loop commits it).
+        batch.snapshot = item;
+        this.insideTransaction = false;
+        return false;
     }
     if (item.cursor !== null) batch.cursor = item.cursor;
     this.insideTransaction = item.kind === 'event' && item.moreInTransaction === true;

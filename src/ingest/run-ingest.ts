@@ -1,6 +1,6 @@
 // Runs one stream: source -> normalize -> batch -> commit, until the upstream says stop, a
 // --max-*/--until-idle limit is reached, or a signal arrives; then commits what is open and stops.
-import { DatabaseBusyError, LeaseLostError } from '../common/errors.js';
+import { DatabaseBusyError, LeaseLostError, UsageError } from '../common/errors.js';
 import type { Batch, CommitResult } from '../core/batch.js';
 import type { ConnectionEvent } from '../core/connection-event.js';
 import type { Logger } from '../core/logger.js';
@@ -19,6 +19,11 @@ export interface IngestOptions<E extends UpstreamEvent = UpstreamEvent> {
   source: Source<E>;
   /** Canonical RFC-3339 start for a stream without a cursor. */
   since?: string | null;
+  /**
+   * Snapshot the upstream's current state: on the stream's first run only (--snapshot), or once
+   * more (`sse-sink snapshot`).
+   */
+  snapshot?: 'first-run' | 'again';
   /**
    * Exit after this long connected with no upstream event (heartbeats and keep-alives do not
    * count; time spent disconnected or waiting to reconnect does not either).
@@ -79,7 +84,8 @@ export async function runIngest<E extends UpstreamEvent>(options: IngestOptions<
     if (options.since && writer.position.cursor) {
       log.warn('the stream already has a cursor, so --since is ignored; "sse-sink reset" starts it again', { since: options.since });
     }
-    const summary = await ingestWith(writer, options);
+    const startSnapshot = await snapshotWanted(writer, options);
+    const summary = await ingestWith(writer, options, startSnapshot);
     try {
       await writer.release(summary.stopReason);
     } catch (error) {
@@ -94,7 +100,29 @@ export async function runIngest<E extends UpstreamEvent>(options: IngestOptions<
   }
 }
 
-async function ingestWith<E extends UpstreamEvent>(writer: StreamWriter, options: IngestOptions<E>): Promise<IngestSummary> {
+/**
+ * Whether to start a snapshot; one left running is resumed by the source either way. --snapshot
+ * asks for the first run's snapshot: a stream that has one (a restart with the same flags) goes
+ * on without another, and a stream that began without one is refused.
+ */
+async function snapshotWanted(writer: StreamWriter, { snapshot, stream, log }: IngestOptions): Promise<boolean> {
+  if (!snapshot) return false;
+  const latest = await writer.stored.latestSnapshot();
+  if (latest?.status === 'running') return false;
+  if (snapshot === 'again') return true;
+  if (latest && latest.status !== 'reset') {
+    log.info('the stream has its snapshot already: --snapshot takes none', { snapshot: latest.snapshotId, startedAt: latest.startedAt });
+    return false;
+  }
+  if (writer.position.cursor !== null) {
+    throw new UsageError(
+      `stream "${stream}" already has a cursor and began without a snapshot; --snapshot is for a stream's first run: "sse-sink snapshot ${stream}" takes one now`,
+    );
+  }
+  return true;
+}
+
+async function ingestWith<E extends UpstreamEvent>(writer: StreamWriter, options: IngestOptions<E>, startSnapshot: boolean): Promise<IngestSummary> {
   const { source, log } = options;
   const batchSize = options.batchSize ?? 500;
   const batchAgeMs = options.batchAgeMs ?? 200;
@@ -163,6 +191,7 @@ async function ingestWith<E extends UpstreamEvent>(writer: StreamWriter, options
       cursor: writer.position.cursor,
       since: writer.position.cursor ? null : (options.since ?? null),
       lastEventAt: writer.position.lastEventAt,
+      startSnapshot,
       stored: writer.stored,
       signal: stop.signal,
       log,
@@ -179,6 +208,9 @@ async function ingestWith<E extends UpstreamEvent>(writer: StreamWriter, options
         const held = builder.events;
         if (held >= batchSize && !(builder.inTransaction && held < batchSize * TRANSACTION_BATCH_LIMIT)) await committer.submit(builder.take());
         if (options.maxEvents !== undefined && summary.received >= options.maxEvents) stopWith('max-events');
+      } else if (item.kind === 'snapshot') {
+        // A snapshot's page commits with its progress, so that a restart resumes after it.
+        await committer.submit(builder.take());
       }
       if (stop.signal.aborted) break;
     }

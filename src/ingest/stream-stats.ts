@@ -2,6 +2,7 @@
 // metrics endpoint, /healthz and the progress line all read. Plain counters; no I/O.
 import type { Batch, CommitResult } from '../core/batch.js';
 import type { ConnectionEvent } from '../core/connection-event.js';
+import type { SnapshotProgress } from '../core/source-event.js';
 
 /**
  * `connecting` until the first connection opens, `live` while one is open, `retrying` between a
@@ -28,6 +29,8 @@ export class StreamStats {
   stateSince: number;
   /** Why the last connection ended, or why the run stopped. */
   stateReason: string | null = null;
+  /** Where the stream's snapshot stood at the last commit that moved it. */
+  snapshot: SnapshotProgress | null = null;
   /** Upstream time (ISO-8601) of the newest event committed. */
   lastEventAt: string | null = null;
   /** Date.now() of the last keep-alive comment or heartbeat frame. */
@@ -70,6 +73,7 @@ export class StreamStats {
       // Clamped: an upstream clock ahead of ours is not negative lag.
       if (!Number.isNaN(occurred)) this.lagSeconds = Math.max(0, (now - occurred) / 1000);
     }
+    if (batch.snapshot) this.snapshot = batch.snapshot;
     if (batch.heartbeatAt) this.lastHeartbeatAt = Math.max(this.lastHeartbeatAt ?? 0, Date.parse(batch.heartbeatAt) || now);
 
     this.samples.push({ at: now, received: this.received });

@@ -9,7 +9,9 @@ export const STATUS_SQL = `SELECT s.*,
      (SELECT count(*) FROM gaps g WHERE g.stream = s.name AND g.status = 'unrepairable') AS gaps_unrepairable,
      (SELECT count(*) FROM gaps g WHERE g.stream = s.name AND g.status = 'repaired') AS catch_ups,
      (SELECT g.reason || ': ' || coalesce(g.detail, g.status) FROM gaps g
-       WHERE g.stream = s.name AND g.status != 'repaired' ORDER BY g.id DESC LIMIT 1) AS last_gap_problem
+       WHERE g.stream = s.name AND g.status != 'repaired' ORDER BY g.id DESC LIMIT 1) AS last_gap_problem,
+     (SELECT n.snapshot_id || ' ' || n.status || ' ' || n.rows_read || ' ' || n.pages || ' ' || n.rows_deleted FROM snapshots n
+       WHERE n.stream = s.name ORDER BY n.snapshot_id DESC LIMIT 1) AS latest_snapshot
    FROM streams s ORDER BY s.name`;
 
 /** A stream's row with its gap counts; times in the canonical text form. */
@@ -35,6 +37,8 @@ export interface StreamStatusRow {
   gaps_unrepairable: number;
   last_gap_problem: string | null;
   catch_ups: number;
+  /** `<id> <status> <rows read> <pages> <rows deleted>` of the newest snapshot. */
+  latest_snapshot: string | null;
 }
 
 export function toStreamStatus(row: StreamStatusRow, eventsByType: Record<string, number>, now: number): StreamStatus {
@@ -57,8 +61,15 @@ export function toStreamStatus(row: StreamStatusRow, eventsByType: Record<string
     gapsUnrepairable: row.gaps_unrepairable,
     lastGapProblem: row.last_gap_problem,
     catchUps: row.catch_ups,
+    snapshot: snapshotOf(row.latest_snapshot),
     ...leaseOf(row, now),
   };
+}
+
+function snapshotOf(latest: string | null): StreamStatus['snapshot'] {
+  if (latest === null) return null;
+  const [id, status, rowsRead, pages, rowsDeleted] = latest.split(' ');
+  return { id: Number(id), status, rowsRead: Number(rowsRead), pages: Number(pages), rowsDeleted: Number(rowsDeleted) };
 }
 
 /**
@@ -73,6 +84,10 @@ function currentState(row: StreamStatusRow, now: number): { state: string; state
   // A process killed with SIGKILL cannot say it stopped: its lease running out says it for it.
   if (!row.lease_expires_at || Date.parse(row.lease_expires_at) < now) {
     return { state: 'stopped', stateReason: `ingester gone without stopping (lease expired ${row.lease_expires_at})` };
+  }
+  const snapshot = snapshotOf(row.latest_snapshot);
+  if (snapshot?.status === 'running') {
+    return { state: 'snapshotting', stateReason: `snapshot ${snapshot.id}: ${snapshot.rowsRead} rows read in ${snapshot.pages} pages` };
   }
   if (row.gaps_open > 0) {
     return { state: 'catching up', stateReason: `repairing ${row.gaps_open} revision gap(s) from the History API` };

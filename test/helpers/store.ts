@@ -53,4 +53,5 @@ export const nothingStored: StoredStreamView = {
   documents: async () => new Map(),
   openGaps: async () => [],
   oldestEventAt: async () => null,
+  latestSnapshot: async () => null,
 };

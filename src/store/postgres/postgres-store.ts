@@ -11,7 +11,7 @@ import { nowTime } from '../../common/time.js';
 import type { Batch, CommitResult, RevisionMismatch } from '../../core/batch.js';
 import { isNormalizeFailure, PROJECTION_TABLES, type ColumnValue } from '../../core/change.js';
 import type { GapRecord } from '../../core/source-event.js';
-import type { OpenGap, StoredDocument, StoredStreamView } from '../../core/source.js';
+import type { OpenGap, SourceKind, StoredDocument, StoredStreamView } from '../../core/source.js';
 import type {
   ExportFilter,
   FleetMembership,
@@ -29,6 +29,7 @@ import { migrationsFolder } from '../package-root.js';
 import { exportLine } from '../export-line.js';
 import { compareRows } from '../rebuild-report.js';
 import { STATUS_SQL, toStreamStatus, type StreamStatusRow } from '../stream-status.js';
+import { LATEST_SNAPSHOT_SQL, RESET_SNAPSHOTS_SQL, saveSnapshotSql, snapshotValues, toStoredSnapshot, type SnapshotRow } from '../snapshot-rows.js';
 import {
   canonicalJson,
   checkDefinition,
@@ -164,6 +165,12 @@ export class PostgresStore implements Store {
     );
   }
 
+  async streamDefinition(stream: string) {
+    const { rows } = await this.pool.query<{ source: SourceKind; definition: string | null }>('SELECT source, definition FROM streams WHERE name = $1', [stream]);
+    const row = rows[0];
+    return row ? { source: row.source, definition: row.definition === null ? null : (JSON.parse(row.definition) as Record<string, unknown>) } : null;
+  }
+
   async query(sql: string): Promise<QueryResult> {
     const client = await this.pool.connect();
     try {
@@ -273,6 +280,7 @@ export class PostgresStore implements Store {
         `UPDATE streams SET cursor = NULL, cursor_updated_at = now(), definition = NULL, state = 'idle', state_reason = 'reset' WHERE name = $1`,
         [stream],
       );
+      await client.query(RESET_SNAPSHOTS_SQL('$1'), [stream]);
     });
   }
 
@@ -317,6 +325,10 @@ export class PostgresStore implements Store {
       oldestEventAt: () => whileDatabaseAway(async () => {
         const { rows } = await this.pool.query<{ at: string | null }>('SELECT min(occurred_at) AS at FROM events WHERE stream = $1', [stream]);
         return rows[0]?.at ?? null;
+      }),
+      latestSnapshot: () => whileDatabaseAway(async () => {
+        const { rows } = await this.pool.query<SnapshotRow>(LATEST_SNAPSHOT_SQL('$1'), [stream]);
+        return toStoredSnapshot(rows[0]);
       }),
     };
   }
@@ -448,6 +460,7 @@ async function commitBatch(client: pg.PoolClient, stream: string, lease: HeldLea
     detail: JSON.stringify(mismatch),
   }));
   for (const gap of [...gaps, ...batch.gaps]) await recordGap(client, stream, gap);
+  if (batch.snapshot) await client.query(saveSnapshotSql((i) => `$${i}`), snapshotValues(stream, batch.snapshot, nowTime()));
   if (batch.deadLetters.length) {
     const letters = batch.deadLetters;
     await client.query(

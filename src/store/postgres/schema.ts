@@ -305,6 +305,24 @@ export const gaps = pgTable(
   (t) => [index('gaps_stream').on(t.stream, t.id)],
 );
 
+/** One row per snapshot of a stream's upstream state (--snapshot, `sse-sink snapshot`). */
+export const snapshots = pgTable(
+  'snapshots',
+  {
+    stream: text('stream').notNull().references(() => streams.name),
+    snapshotId: integer('snapshot_id').notNull(),
+    startedAt: time('started_at').notNull(),
+    finishedAt: time('finished_at'),
+    status: text('status').notNull(),
+    position: text('position'),
+    rowsRead: count('rows_read').notNull(),
+    pages: count('pages').notNull(),
+    rowsDeleted: count('rows_deleted').notNull(),
+    updatedAt: time('updated_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.stream, t.snapshotId] })],
+);
+
 export const projectionTombstones = pgTable(
   'projection_tombstones',
   {

@@ -8,6 +8,7 @@ import { nowTime } from '../../common/time.js';
 import type { SinkDatabase } from './database.js';
 import type { Lease } from './lease.js';
 import { ProjectionApplier } from './projections.js';
+import { saveSnapshotSql, snapshotValues } from '../snapshot-rows.js';
 import { streamStatements, type StreamProgress } from './streams.js';
 
 export class BatchWriter {
@@ -15,6 +16,7 @@ export class BatchWriter {
   private readonly insertDeadLetter: Database.Statement;
   private readonly insertGap: Database.Statement;
   private readonly resolveOpenGaps: Database.Statement;
+  private readonly saveSnapshot: Database.Statement;
   private readonly saveProgress: (progress: StreamProgress) => boolean;
   private readonly projections: ProjectionApplier;
   private readonly commitInTransaction: (batch: Batch) => CommitResult;
@@ -39,6 +41,7 @@ export class BatchWriter {
       `UPDATE gaps SET status = ?, from_time = coalesce(?, from_time), to_time = coalesce(?, to_time), changes_found = ?,
          detail = coalesce(?, detail) WHERE stream = ? AND reason = ? AND document_id IS ? AND status = 'open'`,
     );
+    this.saveSnapshot = sqlite.prepare(saveSnapshotSql(() => '?'));
     this.saveProgress = streamStatements(sqlite).saveProgress;
     this.projections = new ProjectionApplier(sqlite, lease.stream);
     this.commitInTransaction = sqlite.transaction((batch: Batch) => this.write(batch)).immediate;
@@ -92,6 +95,7 @@ export class BatchWriter {
       }
     }
     for (const gap of batch.gaps) this.recordGap(gap);
+    if (batch.snapshot) this.saveSnapshot.run(snapshotValues(stream, batch.snapshot, nowTime()));
     for (const letter of batch.deadLetters) {
       this.insertDeadLetter.run(stream, letter.receivedAt, letter.eventType, letter.reason, letter.cursor, letter.raw);
       result.deadLetters++;

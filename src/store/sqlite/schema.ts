@@ -332,6 +332,26 @@ export const gaps = sqliteTable(
   (t) => [index('gaps_stream').on(t.stream, t.id)],
 );
 
+/** One row per snapshot of a stream's upstream state (--snapshot, `sse-sink snapshot`). */
+export const snapshots = sqliteTable(
+  'snapshots',
+  {
+    stream: text('stream').notNull().references(() => streams.name),
+    snapshotId: integer('snapshot_id').notNull(),
+    startedAt: text('started_at').notNull(),
+    finishedAt: text('finished_at'),
+    /** running | finished */
+    status: text('status').notNull(),
+    /** The last id read: a resumed snapshot continues after it. */
+    position: text('position'),
+    rowsRead: integer('rows_read').notNull(),
+    pages: integer('pages').notNull(),
+    rowsDeleted: integer('rows_deleted').notNull(),
+    updatedAt: text('updated_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.stream, t.snapshotId] })],
+);
+
 /**
  * Removed membership rows leave a tombstone (the time of the removal), so a late "added" event
  * that is older than the removal does not bring the row back.

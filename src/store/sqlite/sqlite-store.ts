@@ -24,6 +24,7 @@ import { acquireLease, assertNotLeased } from './lease.js';
 import { rebuildProjections } from './rebuild.js';
 import { readStatus } from './status.js';
 import { readStream, registerStream, resetStream } from './streams.js';
+import { LATEST_SNAPSHOT_SQL, toStoredSnapshot, type SnapshotRow } from '../snapshot-rows.js';
 
 /** Opens (creating and migrating) the database for writing. */
 export function openSqliteStore(options: OpenOptions): SqliteStore {
@@ -59,6 +60,11 @@ export class SqliteStore implements Store {
 
   async status(now?: number): Promise<StreamStatus[]> {
     return readStatus(this.sink, now);
+  }
+
+  async streamDefinition(stream: string) {
+    const row = readStream(this.sink, stream);
+    return row ? { source: row.source, definition: row.definition === null ? null : (JSON.parse(row.definition) as Record<string, unknown>) } : null;
   }
 
   async query(sql: string): Promise<QueryResult> {
@@ -115,6 +121,7 @@ function storedStreamView(sqlite: Database.Database, stream: string): StoredStre
     "SELECT reason, document_id, detail FROM gaps WHERE stream = ? AND status = 'open' ORDER BY id",
   );
   const oldestEvent = sqlite.prepare<[string], { at: string | null }>('SELECT min(occurred_at) AS at FROM events WHERE stream = ?');
+  const latestSnapshot = sqlite.prepare<[string], SnapshotRow>(LATEST_SNAPSHOT_SQL('?'));
   return {
     documents: async () =>
       new Map<string, StoredDocument>(
@@ -122,5 +129,6 @@ function storedStreamView(sqlite: Database.Database, stream: string): StoredStre
       ),
     openGaps: async () => openGaps.all(stream).map((r): OpenGap => ({ reason: r.reason, documentId: r.document_id, detail: r.detail })),
     oldestEventAt: async () => oldestEvent.get(stream)?.at ?? null,
+    latestSnapshot: async () => toStoredSnapshot(latestSnapshot.get(stream)),
   };
 }

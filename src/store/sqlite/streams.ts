@@ -8,6 +8,7 @@ import type { StreamDefinition } from '../../core/store.js';
 import { canonicalJson, checkDefinition } from '../stream-rules.js';
 import type { SinkDatabase } from './database.js';
 import { streams } from './schema.js';
+import { RESET_SNAPSHOTS_SQL } from '../snapshot-rows.js';
 
 export type StreamRow = typeof streams.$inferSelect;
 
@@ -32,17 +33,20 @@ export function readStream({ db }: SinkDatabase, name: string): StreamRow | unde
 }
 
 /**
- * Forgets the stream's cursor and definition; history and projections stay. The next ingest
- * starts from its --since (or from now) and stores its own definition.
+ * Forgets the stream's cursor, definition and snapshots; history and projections stay. The next
+ * ingest starts from its --since (or from now, or a new --snapshot) and stores its own definition.
  */
-export function resetStream({ db }: SinkDatabase, name: string): void {
-  const updated = db
-    .update(streams)
-    .set({ cursor: null, cursorUpdatedAt: nowTime(), definition: null, state: 'idle', stateReason: 'reset' })
-    .where(eq(streams.name, name))
-    .returning({ name: streams.name })
-    .all();
-  if (updated.length === 0) throw new UsageError(`no stream named "${name}"; "sse-sink status" lists the streams`);
+export function resetStream({ db, sqlite }: SinkDatabase, name: string): void {
+  db.transaction((tx) => {
+    const updated = tx
+      .update(streams)
+      .set({ cursor: null, cursorUpdatedAt: nowTime(), definition: null, state: 'idle', stateReason: 'reset' })
+      .where(eq(streams.name, name))
+      .returning({ name: streams.name })
+      .all();
+    if (updated.length === 0) throw new UsageError(`no stream named "${name}"; "sse-sink status" lists the streams`);
+    sqlite.prepare(RESET_SNAPSHOTS_SQL('?')).run(name);
+  });
 }
 
 /** Who holds a stream, and until when. */
