@@ -63,6 +63,35 @@ export function expectedDocuments(changes: SimulatedChange[], options: ExpectOpt
   return [...rows.values()].sort((a, b) => String(a.document_id).localeCompare(String(b.document_id)));
 }
 
+/**
+ * The `documents` rows of the dataset as it is now, the columns a snapshot and the events after it
+ * decide: every document the stream follows (not `_.` system documents; release versions only
+ * with all versions), without those deleted.
+ */
+export function expectedCurrentDocuments(documents: SimulatedDocument[], options: ExpectOptions): Row[] {
+  return documents
+    .filter((doc) => !doc._id.startsWith('_.') && (options.includeAllVersions !== false || !doc._id.startsWith('versions.')))
+    .map((doc) => {
+      const [idKind, publishedId, releaseId] = idParts(doc._id);
+      return {
+        document_id: doc._id,
+        id_kind: idKind,
+        published_id: publishedId,
+        release_id: releaseId,
+        doc_type: doc._type ?? null,
+        rev: doc._rev ?? null,
+        result: options.includeResult ? doc : null,
+        updated_at: micros(String(doc._updatedAt)),
+      };
+    })
+    .sort((a, b) => String(a.document_id).localeCompare(String(b.document_id)));
+}
+
+/** The same columns of the stream's `documents` rows that are not deleted. */
+export const CURRENT_DOCUMENTS_SQL = (stream: string) =>
+  `SELECT document_id, id_kind, published_id, release_id, doc_type, rev, result, updated_at FROM documents
+     WHERE stream = '${stream}' AND deleted_at IS NULL ORDER BY document_id`;
+
 export interface SanityTables {
   mutations: Row[];
   documents: Row[];

@@ -43,6 +43,19 @@ describe('sse-sink CLI', () => {
     expect(existsSync(db)).toBe(false);
   });
 
+  it.each([
+    [['ingest', 'auth0', '--stream', 's', '--domain', 'acme.eu.auth0.com', '--snapshot'], /--snapshot is built for Sanity streams only so far/],
+    [['ingest', 'sanity', '--stream', 's', '--project', 'abc123', '--dataset', 'production', '--query', '*[_type == "post"]', '--snapshot', '--snapshot-page-size', '0'],
+      /--snapshot-page-size must be a whole number from 1 to 10000, not 0/],
+    [['snapshot', 'nosuch'], /does not exist; pass --db/],
+  ])('refuses %j with exit 2 before writing anything', async (args, message) => {
+    const db = join(tempDir(), 'untouched.db');
+    const result = await runCli([...args, '--db', db], { AUTH0_TOKEN: 't' });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(message);
+    expect(existsSync(db)).toBe(false);
+  });
+
   it('rejects a bad --metrics-port before opening anything', async () => {
     const db = join(tempDir(), 'untouched.db');
     const result = await runCli(['ingest', 'auth0', '--stream', 's', '--domain', 'acme.eu.auth0.com', '--metrics-port', '70000', '--db', db], {

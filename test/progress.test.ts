@@ -39,6 +39,20 @@ describe('status line', () => {
     expect(formatStatusLine(stats, t0 + 5000)).toBe('acme  live 4.0s  2.0 ev/s  10 events  last event 12:00:03Z  lag 0.5s  0 reconnects');
   });
 
+  it('shows a running snapshot: rows read of how many, pages, and the time left at the current rate', () => {
+    const stats = new StreamStats('blog', t0);
+    stats.recordConnection({ type: 'open', attempt: 0, status: 200 }, t0);
+    const snapshot = { kind: 'snapshot' as const, snapshotId: 1, startedAt: at(0), status: 'running' as const, finishedAt: null,
+      position: 'doc-9', rowsRead: 1000, pages: 10, rowsDeleted: 0, total: 5000 };
+    commit(stats, 1000, 1000, 1000);
+    stats.recordCommit({ inserted: 0, duplicates: 0, deadLetters: 0, revisionMismatches: [], insertedByType: {} }, { ...batchOf([], null), snapshot }, 0.002, t0 + 1000);
+    const line = formatStatusLine(stats, t0 + 2000);
+    expect(line).toContain('snapshot 1: 1,000/5,000 rows, 10 pages, ~8.0s left');
+    stats.recordCommit({ inserted: 0, duplicates: 0, deadLetters: 0, revisionMismatches: [], insertedByType: {} },
+      { ...batchOf([], null), snapshot: { ...snapshot, status: 'finished', rowsRead: 5000 } }, 0.002, t0 + 3000);
+    expect(formatStatusLine(stats, t0 + 3000)).not.toContain('snapshot');
+  });
+
   it('says how long a stream has been retrying and why', () => {
     const stats = new StreamStats('acme', t0);
     stats.recordConnection({ type: 'open', attempt: 0, status: 200 }, t0);

@@ -8,7 +8,7 @@ import { migrateCommand, rebuildCommand, resetCommand } from './commands/mainten
 import { exportCommand, queryCommand } from './commands/query.js';
 import { statusCommand } from './commands/status.js';
 import { DEFAULT_DB_PATH, storeTarget } from './db-path.js';
-import { ingestCommand, ingestFromConfig } from './ingest-commands.js';
+import { ingestCommand, ingestFromConfig, snapshotCommand } from './ingest-commands.js';
 
 function buildCli(argv: string[]) {
   const cli = yargs(argv)
@@ -48,7 +48,7 @@ function buildCli(argv: string[]) {
         await runDemo({ db: storeTarget({ ...args, db: args.db ?? './demo.db' }, undefined), print: (text) => console.log(text) });
       },
     );
-  return [migrateCommand, statusCommand, queryCommand, exportCommand, resetCommand, rebuildCommand]
+  return [migrateCommand, snapshotCommand, statusCommand, queryCommand, exportCommand, resetCommand, rebuildCommand]
     .reduce((y, command) => command(y), cli)
     .demandCommand(1, 'name a command; sse-sink --help lists them')
     .strict()

@@ -43,6 +43,9 @@ export const auth0Cli: SourceCli<IngestAuth0Args> = {
   configKeys: { ...commonConfigKeys, domain: 'string', 'event-type': 'string[]', 'on-expired-cursor': 'string' },
   buildPlan: (args) => {
     const checked = checkCommonIngestArgs(args);
+    if (checked.snapshot) {
+      throw new UsageError('--snapshot is built for Sanity streams only so far: an Auth0 stream cannot read its tenant\'s users yet; run without it');
+    }
     const domain = checkDomain(requireOption(args.domain, '--domain'));
     const eventTypes = (args['event-type'] ?? []).map(checkEventType);
     const onExpiredCursor = checkExpiredCursorPolicy(args['on-expired-cursor'] ?? 'fail');

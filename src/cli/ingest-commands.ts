@@ -5,6 +5,7 @@ import { UsageError } from '../common/errors.js';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../common/log.js';
 import type { SourceKind } from '../core/source.js';
 import { configPath, readConfigFile, withConfigDefaults, type ConfigFile, type ConfigKeys } from './config-file.js';
+import { openStore, withStore } from '../store/open-store.js';
 import { storeTarget } from './db-path.js';
 import { isPostgresUrl } from '../store/postgres/connection.js';
 import { auth0Cli } from './ingest-auth0.js';
@@ -59,6 +60,44 @@ export function ingestCommand(yargs: Argv<{ db?: string; config?: string }>) {
       if (!args.all && !args.stream) throw new UsageError('name a source (sse-sink ingest auth0|sanity …), or --stream / --all with a config file');
       return true;
     });
+}
+
+/** `sse-sink snapshot <stream>`: a stream snapshotted again, with the options it was stored with. */
+export function snapshotCommand<T extends { db?: string; config?: string }>(yargs: Argv<T>) {
+  return yargs.command(
+    'snapshot <stream>',
+    'Snapshot an existing stream again (Sanity): its tables take the upstream\'s current state, and stored rows the upstream no longer has are marked deleted',
+    (y) =>
+      y
+        .positional('stream', { type: 'string', demandOption: true, describe: 'The stream name' })
+        .option('until-idle', { type: 'number', default: 5, describe: 'Exit 0 after the snapshot and this many seconds without an event' })
+        .option('max-duration', { type: 'number', describe: 'Exit 0 after this many seconds, committed (the snapshot resumes on the next run)' })
+        .option('snapshot-page-size', { type: 'number', describe: 'Documents per query-API page (default 1000, at most 10000)' })
+        .option('url', { type: 'string', describe: 'Base URL that overrides the upstream host (proxies, tests)' })
+        .option('token-file', { type: 'string', describe: 'Read the bearer token from this file' })
+        .option('token-env', { type: 'string', describe: 'Read the bearer token from this environment variable instead of the source\'s default' })
+        .option('log-format', { choices: LOG_FORMATS, describe: 'Log lines on stderr: json (default off a TTY) or pretty (default on a TTY)' })
+        .option('log-level', { choices: LOG_LEVELS, describe: 'Least important level logged (default info)' })
+        .option('progress', { type: 'boolean', describe: 'On a TTY, an updating status line (default on; --no-progress)' }),
+    (args) => snapshotAgain(args as unknown as CommonIngestArgs & ObserveArgs & { stream: string }),
+  );
+}
+
+async function snapshotAgain(args: CommonIngestArgs & ObserveArgs & { stream: string }): Promise<void> {
+  const config = loadConfig(args.config);
+  const stored = await withStore(openStore(storeTarget(args, config), { mustExist: true }), (store) => store.streamDefinition(args.stream));
+  if (!stored) throw new UsageError(`no stream named "${args.stream}"; "sse-sink status" lists the streams`);
+  const cli = sources[stored.source];
+  if (!cli.argsFromDefinition) {
+    throw new UsageError(`snapshots are built for Sanity streams only so far; "${args.stream}" is a ${stored.source} stream`);
+  }
+  if (!stored.definition) {
+    throw new UsageError(`stream "${args.stream}" was reset and has no options stored; run "sse-sink ingest ${stored.source} … --stream ${args.stream} --snapshot"`);
+  }
+  const entry = config?.streams[args.stream];
+  const merged = { ...withConfigDefaults(args, entry), ...cli.argsFromDefinition(stored.definition), stream: args.stream };
+  const plan = buildPlan(stored.source, merged, config, entry && args.stream);
+  await run([{ ...plan, checked: { ...plan.checked, snapshot: 'again' } }], args, config);
 }
 
 /** How a stored event of a `kind` stream normalizes again (for `rebuild`). */

@@ -13,6 +13,7 @@ export interface CommonIngestArgs {
   config?: string;
   stream?: string;
   since?: string;
+  snapshot?: boolean;
   'until-idle'?: number;
   'max-events'?: number;
   'max-duration'?: number;
@@ -31,6 +32,10 @@ export function withCommonIngestOptions<T>(yargs: Argv<T>) {
       describe: 'Name of this stream in the database (its cursor and history); required. With --config, its entry there fills in the options not given as flags',
     })
     .option('since', { type: 'string', describe: 'RFC-3339 time to start from on the first run (ignored once the stream has a cursor)' })
+    .option('snapshot', {
+      type: 'boolean',
+      describe: 'On the stream\'s first run, read the upstream\'s current state into the tables (Sanity: every matching document), then follow the stream; refused once it has a cursor',
+    })
     .option('until-idle', { type: 'number', describe: 'Exit 0 after this many seconds without an event (cron)' })
     .option('max-events', { type: 'number', describe: 'Exit 0 after this many events, committed' })
     .option('max-duration', { type: 'number', describe: 'Exit 0 after this many seconds, committed' })
@@ -60,6 +65,8 @@ export const commonConfigKeys: ConfigKeys = {
 export interface CheckedCommonArgs {
   stream: string;
   since: string | null;
+  /** Snapshot the upstream's state: on the first run (--snapshot), or again (`sse-sink snapshot`). */
+  snapshot?: 'first-run' | 'again';
   untilIdleMs?: number;
   maxEvents?: number;
   maxDurationMs?: number;
@@ -93,6 +100,7 @@ export function checkCommonIngestArgs(args: CommonIngestArgs): CheckedCommonArgs
   return {
     stream,
     since,
+    snapshot: args.snapshot ? 'first-run' : undefined,
     untilIdleMs: optionalSeconds(args['until-idle'], '--until-idle'),
     maxEvents: positiveInteger(args['max-events'], '--max-events'),
     maxDurationMs: optionalSeconds(args['max-duration'], '--max-duration'),
@@ -164,4 +172,6 @@ export interface SourceCli<Args extends CommonIngestArgs> {
   buildPlan: (args: Args) => IngestPlan;
   /** Normalizes a stored history row again (for `rebuild`): the same pure function ingest uses. */
   normalizeStored: (event: StoredEvent) => NormalizeResult;
+  /** The flags that define a stream stored with this definition (`sse-sink snapshot`); absent where snapshots are not built. */
+  argsFromDefinition?: (definition: Record<string, unknown>) => Partial<Args>;
 }

@@ -3,6 +3,7 @@
 import { UsageError } from '../common/errors.js';
 import { normalizeSanityMutation } from '../sources/sanity/normalize.js';
 import { SanitySource } from '../sources/sanity/source.js';
+import { normalizeSnapshotRow } from '../sources/sanity/snapshot-normalize.js';
 import {
   DEFAULT_API_VERSION,
   defaultBaseUrl,
@@ -33,6 +34,7 @@ export interface SanityIngestArgs extends CommonIngestArgs {
   visibility?: string;
   tag?: string;
   resume?: string;
+  'snapshot-page-size'?: number;
 }
 
 /** Checks the Sanity flags and builds the listener configuration; throws UsageError. */
@@ -115,6 +117,7 @@ export const sanityCli: SourceCli<SanityIngestArgs> = {
       .option('include-all-versions', { type: 'boolean', describe: 'Also follow release versions (versions.<release>.<id>) (default on)' })
       .option('visibility', { choices: ['transaction', 'query'] as const, describe: 'When Sanity sends a change: at commit (default), or once queryable' })
       .option('tag', { type: 'string', describe: 'Request tag, shown in Sanity\'s usage logs' })
+      .option('snapshot-page-size', { type: 'number', describe: 'Documents per query-API page of a snapshot (default 1000, at most 10000)' })
       .option('resume', {
         choices: RESUME_MODES,
         describe: 'How to ask the listener to resume: enableResume=true and Last-Event-ID (default), the header only, or off (always catch up)',
@@ -136,17 +139,38 @@ export const sanityCli: SourceCli<SanityIngestArgs> = {
     visibility: 'string',
     tag: 'string',
     resume: 'string',
+    'snapshot-page-size': 'number',
   },
   buildPlan: (args) => {
     const checked = checkCommonIngestArgs(args);
     const config = sanityConfigFromArgs(args, checked.url);
     const resume = checkChoice(args.resume ?? 'enable-resume', RESUME_MODES, '--resume');
     const token = tokenReader({ envVar: args['token-env'] ?? 'SANITY_TOKEN', file: args['token-file'] }, false);
-    const createSource = () => new SanitySource({ config, resume, token, sse: checked.connection });
+    const snapshotPageLimit = snapshotPageSize(args['snapshot-page-size']);
+    const createSource = () => new SanitySource({ config, resume, token, sse: checked.connection, snapshotPageLimit });
     return { checked, kind: 'sanity', createSource };
   },
-  normalizeStored: ({ payload }) => normalizeSanityMutation(payload),
+  argsFromDefinition: (definition) => ({
+    project: definition.projectId as string,
+    dataset: definition.dataset as string,
+    query: definition.query as string,
+    param: definition.params as Record<string, unknown>,
+    'api-version': definition.apiVersion as string,
+    'include-result': definition.includeResult as boolean,
+    'include-previous-revision': definition.includePreviousRevision as boolean,
+    'include-all-versions': definition.includeAllVersions as boolean,
+    visibility: definition.visibility as string,
+  }),
+  normalizeStored: ({ type, payload }) => (type.startsWith('snapshot.') ? normalizeSnapshotRow(type, payload) : normalizeSanityMutation(payload)),
 };
+
+function snapshotPageSize(value: number | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isInteger(value) || value < 1 || value > 10_000) {
+    throw new UsageError(`--snapshot-page-size must be a whole number from 1 to 10000, not ${value}`);
+  }
+  return value;
+}
 
 function checkChoice<T extends string>(value: string, choices: readonly T[], flag: string): T {
   if (!(choices as readonly string[]).includes(value)) throw new UsageError(`${flag} "${value}" must be one of ${choices.join(', ')}`);

@@ -1,6 +1,7 @@
 // The status display on a terminal: one line per stream, redrawn in place about once a second,
 // with log lines printed above it. Off a TTY there is none: logs alone tell the story there.
 import { formatDuration } from '../common/duration.js';
+import type { SnapshotProgress } from '../core/source-event.js';
 import { type StreamStats } from '../ingest/stream-stats.js';
 
 /** The part of process.stderr the display needs. */
@@ -19,15 +20,24 @@ export function formatStatusLine(stats: StreamStats, now = Date.now()): string {
     stats.duplicates > 0 ? `${formatCount(stats.duplicates)} dup` : '',
     stats.deadLetters > 0 ? `${formatCount(stats.deadLetters)} dead` : '',
   ].filter(Boolean);
+  const rate = stats.eventsPerSecond(now);
   return [
     stats.stream,
     state,
-    `${formatRate(stats.eventsPerSecond(now))} ev/s`,
+    ...(stats.snapshot?.status === 'running' ? [formatSnapshot(stats.snapshot, rate)] : []),
+    `${formatRate(rate)} ev/s`,
     `${formatCount(stats.received)} events${extra.length > 0 ? ` (${extra.join(', ')})` : ''}`,
     `last event ${stats.lastEventAt === null ? '-' : formatEventTime(stats.lastEventAt, now)}`,
     `lag ${stats.lagSeconds === null ? '-' : formatDuration(stats.lagSeconds)}`,
     `${stats.reconnects} reconnect${stats.reconnects === 1 ? '' : 's'}`,
   ].join('  ');
+}
+
+/** `snapshot 1: 1,200/5,000 rows, 12 pages, ~38s left` */
+function formatSnapshot(snapshot: SnapshotProgress, rowsPerSecond: number): string {
+  const { snapshotId, rowsRead, total, pages } = snapshot;
+  const left = total !== null && total > rowsRead && rowsPerSecond > 0 ? `, ~${formatDuration((total - rowsRead) / rowsPerSecond)} left` : '';
+  return `snapshot ${snapshotId}: ${formatCount(rowsRead)}${total === null ? '' : `/${formatCount(total)}`} rows, ${formatCount(pages)} pages${left}`;
 }
 
 function formatRate(perSecond: number): string {

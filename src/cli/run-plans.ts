@@ -104,6 +104,8 @@ async function runPlan(
   standing: Standing | undefined,
 ): Promise<IngestSummary> {
   const slot: StreamSlot | undefined = standing?.fleet?.slotFor(checked.stream);
+  // Asked for once: a stream taken over again resumes a snapshot left running, and starts none.
+  let snapshot = checked.snapshot;
   for (;;) {
     const handover = new AbortController();
     standing?.handovers.set(checked.stream, handover);
@@ -113,6 +115,7 @@ async function runPlan(
         stream: checked.stream,
         source: createSource(),
         since: checked.since,
+        snapshot,
         untilIdleMs: checked.untilIdleMs,
         maxEvents: checked.maxEvents,
         maxDurationMs: checked.maxDurationMs,
@@ -123,12 +126,14 @@ async function runPlan(
         onCommit: hooks.onCommit,
         onConnectionEvent: hooks.onConnectionEvent,
       });
+      snapshot = undefined;
       if (handover.signal.aborted && !stopAll.signal.aborted) continue;
       hooks.stopped(summary.stopReason);
       hooks.log.info('stopped', { ...summary });
       return summary;
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
+      snapshot = undefined;
       if (standing && error instanceof LeaseLostError && !stopAll.signal.aborted) {
         hooks.log.warn('the stream was taken over; standing by again', { error: message });
         continue;

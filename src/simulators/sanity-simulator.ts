@@ -1,7 +1,8 @@
 // Plays a Sanity dataset on the project's SSE test server: the listen endpoint (welcome, resume with
 // welcomeback/reset, keep-alives, preamble, channelError, disconnect) and the History API as Sanity
 // documents it and its Studio calls it: 403 without excludeContent, bounded pages, the
-// dataset-wide transaction list, error lines, revisions of several documents. Used by the tests,
+// dataset-wide transaction list, error lines, revisions of several documents; and the query API,
+// evaluated by groq-js (Sanity's own GROQ engine) over the dataset. Used by the tests,
 // the demo and the fault harness. It computes what happened on its own: it imports no code under test.
 import { encodeFrame, startSseTestServer, type RecordedRequest, type Reply, type ScriptStep } from './sse-server.js';
 
@@ -75,6 +76,8 @@ export interface SanitySimulatorOptions {
    * those that exist). Sanity's docs do not say which; sse-sink must read both.
    */
   strictDocumentLookups?: boolean;
+  /** Every query API answer waits this long first (default 0), as a distant API would. */
+  queryDelayMs?: number;
   /** Told of every injected History fault served, and of every transactions page cut at the cap (the fault harness counts them). */
   onHistoryAnswer?: (answer: HistoryFault | 'page-capped') => void;
 }
@@ -101,6 +104,10 @@ export class SanitySimulator {
   /** Listen connections made so far, with the Last-Event-ID each sent and the greeting it got. */
   readonly listens: { lastEventId: string | null; query: URLSearchParams; greeting: 'welcome' | 'welcomeback' | 'reset' }[] = [];
   readonly historyRequests: { path: string; query: URLSearchParams }[] = [];
+  /** Query API requests, by their search parameters. */
+  readonly queryRequests: URLSearchParams[] = [];
+  /** Milliseconds spent evaluating queries (groq-js), so a benchmark can tell them from the client's work. */
+  queryEvaluationMs = 0;
   private readonly documents = new Map<string, SimulatedDocument>();
   /** Every revision ever written, by `<id>@<rev>` (null: deleted by that transaction), for the History documents endpoint. */
   private readonly revisions = new Map<string, SimulatedDocument | null>();
@@ -132,6 +139,7 @@ export class SanitySimulator {
       keepAliveMs: 1000,
       preamble: false,
       framesPerWrite: 200,
+      queryDelayMs: 0,
       ...options,
     };
     this.dataset = this.options.dataset;
@@ -140,6 +148,11 @@ export class SanitySimulator {
   /** The current state of a document, as the dataset holds it. */
   document(id: string): SimulatedDocument | undefined {
     return this.documents.get(id);
+  }
+
+  /** Every document the dataset holds now, by id. */
+  currentDocuments(): SimulatedDocument[] {
+    return [...this.documents.values()].sort((a, b) => (a._id < b._id ? -1 : a._id > b._id ? 1 : 0));
   }
 
   get openListeners(): number {
@@ -204,6 +217,7 @@ export class SanitySimulator {
     const [, , endpoint, , rest = ''] = route;
     if (endpoint === 'listen' && this.down) return json(503, { error: 'Service Unavailable', message: 'simulated outage' });
     if (endpoint === 'listen' && req.method === 'GET') return this.listen(req);
+    if (endpoint === 'query' && req.method === 'GET' && rest === '') return this.query(req.query);
     if (endpoint === 'history') {
       this.historyRequests.push({ path: rest, query: req.query });
       if (!this.options.historyAccess) return json(403, { error: 'Forbidden', message: 'token lacks history access' });
@@ -393,6 +407,37 @@ export class SanitySimulator {
     // A line that is not JSON at all, among real ones.
     if (fault === 'garbage-line') lines.splice(Math.floor(lines.length / 2), 0, '{"id": "cut-off');
     return { status: 200, headers: { 'content-type': 'application/x-ndjson' }, body: lines.map((l) => `${l}\n`).join('') };
+  }
+
+  /**
+   * `query/<dataset>?query=…&$name=<JSON>&perspective=…`: `{result, ms}`, as Sanity answers.
+   * `raw` shows every document; any other perspective only published ones (drafts and release
+   * versions are not merged in here). A query groq-js cannot parse or run answers 400.
+   */
+  private async query(search: URLSearchParams): Promise<Reply> {
+    this.queryRequests.push(search);
+    const text = search.get('query');
+    if (!text) return json(400, { error: { description: 'param "query" is required', type: 'queryParseError' } });
+    const params: Record<string, unknown> = {};
+    try {
+      for (const [name, value] of search) if (name.startsWith('$')) params[name.slice(1)] = JSON.parse(value);
+    } catch {
+      return json(400, { error: { description: 'a $parameter is not JSON', type: 'queryParseError' } });
+    }
+    if (this.options.queryDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, this.options.queryDelayMs));
+    const raw = search.get('perspective') === 'raw';
+    const dataset = [...this.documents.values()].filter((doc) => raw || !(doc._id.startsWith('drafts.') || doc._id.startsWith('versions.')));
+    // Loaded on the first query, not with the CLI (which holds the demo's simulator).
+    const { evaluate, parse } = await import('groq-js');
+    const started = performance.now();
+    try {
+      const value = await evaluate(parse(text, { params }), { dataset, params });
+      return json(200, { ms: 1, result: await value.get() });
+    } catch (error) {
+      return json(400, { error: { description: (error as Error).message, type: 'queryParseError' } });
+    } finally {
+      this.queryEvaluationMs += performance.now() - started;
+    }
   }
 
   /** `documents/<ids>?revision=<tx>` or `?time=<t>`: the documents that existed then, as they were. */

@@ -54,6 +54,7 @@ function formatStatus(status: StreamStatus[]): string {
       // A catch-up that could not run: the stream may be missing history, and says so.
       gaps_unrepairable: s.gapsUnrepairable,
       cursor: s.cursor,
+      snapshot: s.snapshot && `${s.snapshot.id} ${s.snapshot.status}: ${s.snapshot.rowsRead} rows, ${s.snapshot.rowsDeleted} deleted`,
       last_gap_problem: s.lastGapProblem,
     })),
     'table',

@@ -171,7 +171,7 @@ function parseLine(raw: string): NdjsonLine {
   }
 }
 
-async function fetchText(http: SanityHttpContext, url: string, endpoint: string, nullOn: number[]): Promise<string | null> {
+export async function fetchText(http: SanityHttpContext, url: string, endpoint: string, nullOn: number[]): Promise<string | null> {
   return withRetries(http, endpoint, async () => ({ value: await fetchOnce(http, url, endpoint, nullOn) }));
 }
 

@@ -116,8 +116,9 @@ const STORED_AS_SENT = ['mutations', 'result', 'previous'] as const;
 /**
  * Normalizes a parsed mutation event (the reader parses every frame once, to follow revisions and
  * times, and hands the result on); `data`, the text it was parsed from, is the history payload.
+ * Without `checkRevision`, the put does not expect the revision the event continued from.
  */
-export function normalizeSanityMutationEvent(parsed: ParsedMutationEvent | NormalizeFailure, data: string): NormalizeResult {
+export function normalizeSanityMutationEvent(parsed: ParsedMutationEvent | NormalizeFailure, data: string, checkRevision = true): NormalizeResult {
   if ('error' in parsed) return parsed;
   const { event, occurredAt } = parsed;
   const eventId = mutationEventId(event.transactionId, event.documentId);
@@ -158,7 +159,7 @@ export function normalizeSanityMutationEvent(parsed: ParsedMutationEvent | Norma
   const put: PutOp<'documents'> = { op: 'put', table: 'documents', key: { document_id: event.documentId }, values, derived };
   // An `appear` may follow changes we were never shown (the document did not match the filter):
   // only updates and disappearances are expected to continue the revision we hold.
-  if (event.transition !== 'appear' && typeof event.previousRev === 'string') {
+  if (checkRevision && event.transition !== 'appear' && typeof event.previousRev === 'string') {
     put.expect = { column: 'rev', value: event.previousRev };
   }
 

@@ -121,3 +121,35 @@ export function chunkIds(documentIds: string[], maxChars = 6000): string[][] {
   if (current.length > 0) chunks.push(current);
   return chunks;
 }
+
+/** The query parameter a snapshot page names the last id of the page before with. */
+export const SNAPSHOT_AFTER_PARAM = 'sseSinkAfterId';
+
+/**
+ * `GET <base>/<version>/data/query/<dataset>?query=…&$name=<JSON>&perspective=raw`: one keyset page
+ * of a snapshot, the stream's filter narrowed to ids after the last one read, ordered by `_id`.
+ * With `idsOnly`, the page holds the ids alone (the snapshot's last pass, which finds deletions).
+ */
+export function buildSnapshotQueryUrl(config: SanityListenConfig, after: string, limit: number, idsOnly = false): string {
+  const query = `${config.query}[_id > $${SNAPSHOT_AFTER_PARAM}] | order(_id asc) [0...${limit}]${idsOnly ? '._id' : ''}`;
+  return queryUrl(config, query, { ...config.params, [SNAPSHOT_AFTER_PARAM]: after });
+}
+
+/** `count(<filter>)`: how many documents a snapshot will read, for its progress estimate. */
+export function buildSnapshotCountUrl(config: SanityListenConfig): string {
+  return queryUrl(config, `count(${config.query})`, config.params);
+}
+
+/**
+ * Parameters are encoded as @sanity/client's `encodeQueryString` does (`$name=<JSON>`);
+ * `perspective=raw` returns drafts and release versions as stored, not merged into published ones.
+ */
+function queryUrl(config: SanityListenConfig, query: string, params: Record<string, unknown>): string {
+  const search = new URLSearchParams();
+  if (config.tag) search.append('tag', config.tag);
+  search.append('query', query);
+  appendParams(search, params);
+  search.append('perspective', 'raw');
+  search.append('returnQuery', 'false');
+  return `${dataUrl(config, `query/${encodeURIComponent(config.dataset)}`)}?${search}`;
+}

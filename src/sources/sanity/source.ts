@@ -14,7 +14,7 @@ import {
   type ParsedMutationEvent,
   type SanityMutationEvent,
 } from './normalize.js';
-import { nowTime, shiftTime } from '../../common/time.js';
+import { canonicalTime, nowTime, shiftTime } from '../../common/time.js';
 import type { CommitResult } from '../../core/batch.js';
 import { readSseStream, SseHttpError, type SseClientOptions } from '../../sse/client.js';
 import type { ConnectContext, ConnectRequest, SseFrame } from '../../sse/types.js';
@@ -25,6 +25,8 @@ import { createDocumentFilter, type DocumentFilter } from './filter.js';
 import { interpretFrame, type SanityFrame } from './frames.js';
 import { HistoryAccessError, HistoryUnavailableError, readTransactionPages, type SanityHttpContext, type TransactionScope } from './history-client.js';
 import { buildListenUrl, type ResumeMode, type SanityListenConfig } from './requests.js';
+import { readSnapshot, type SnapshotStart } from './snapshot.js';
+import { normalizeSnapshotRow } from './snapshot-normalize.js';
 
 /** A revision gap to repair: found by the store at a commit, or left open by an earlier run. */
 interface RevisionGap {
@@ -49,6 +51,8 @@ export interface SanitySourceOptions {
   historyPageLimit?: number;
   /** Told of every History request (the bench counts them). */
   onHistoryRequest?: () => void;
+  /** Documents per snapshot page (default 1000). */
+  snapshotPageLimit?: number;
 }
 
 /** The definition stored for the stream: what it receives, not how it gets there. */
@@ -89,6 +93,11 @@ const CLOCK_SKEW_MS = 60_000;
  */
 export interface SanityUpstreamEvent extends UpstreamEvent {
   parsed?: ParsedMutationEvent | NormalizeFailure;
+  /**
+   * This process's snapshot already stored the revision the event results in: its document row is
+   * the event's outcome, so the revision it continued from is not checked (it would look like a gap).
+   */
+  revisionKnown?: boolean;
 }
 
 type SanitySourceEvent = SourceEvent<SanityUpstreamEvent>;
@@ -98,6 +107,10 @@ export class SanitySource implements Source<SanityUpstreamEvent> {
   readonly definition: Record<string, unknown>;
   /** Documents seen in this process (they may not be committed yet), overriding the store's. */
   private readonly seen = new Map<string, StoredDocument>();
+  /** The revision this process's snapshot stored, by document. */
+  private readonly snapshotRevisions = new Map<string, string>();
+  /** Set once this process's snapshot read every id after `after` (where it began or resumed). */
+  private snapshotRead: { after: string } | null = null;
   private readonly repairs: RevisionGap[] = [];
   private wakeReader: () => void = () => {};
   /** The live transaction being read, to tell the runner not to commit half of it. */
@@ -113,7 +126,8 @@ export class SanitySource implements Source<SanityUpstreamEvent> {
   }
 
   normalize(event: SanityUpstreamEvent): NormalizeResult {
-    return normalizeSanityMutationEvent(event.parsed ?? parseMutationEvent(event.data), event.data);
+    if (event.frameEvent !== 'mutation') return normalizeSnapshotRow(event.frameEvent, event.data);
+    return normalizeSanityMutationEvent(event.parsed ?? parseMutationEvent(event.data), event.data, !event.revisionKnown);
   }
 
   /** Revision mismatches found by the writer are repaired from the History API by the reader. */
@@ -150,7 +164,9 @@ export class SanitySource implements Source<SanityUpstreamEvent> {
       connection: null,
       since: context.since,
       openCatchUps: [],
+      snapshot: null,
     };
+    await this.planSnapshot(context, state);
     const openGaps = await context.stored.openGaps();
     // Catch-ups an earlier run recorded as `open` (History failed): the next complete catch-up covers them.
     state.openCatchUps = [...new Set(openGaps.filter((row) => row.documentId === null).map((row) => row.reason))];
@@ -195,8 +211,18 @@ export class SanitySource implements Source<SanityUpstreamEvent> {
         if (winner.done) return;
         const meaning = interpretFrame(winner.value);
         // Mutations are nearly every frame: handled inline, without a generator of their own.
-        if (meaning.kind === 'mutation') yield this.liveEvent(meaning, state);
-        else yield* this.handleControlFrame(meaning, state, work);
+        if (meaning.kind === 'mutation') {
+          yield this.liveEvent(meaning, state);
+          continue;
+        }
+        yield* this.handleControlFrame(meaning, state, work);
+        // After the first greeting: what the listener sends meanwhile waits, and the rules of
+        // event time and revision decide which write wins.
+        if (state.snapshot && (meaning.kind === 'welcome' || meaning.kind === 'welcomeback' || meaning.kind === 'reset')) {
+          const start = { ...state.snapshot, startedAt: state.snapshot.startedAt || nowTime() };
+          state.snapshot = null;
+          yield* this.busy(context, this.snapshot(start, work));
+        }
       }
     } catch (error) {
       if (error instanceof SseHttpError) throw refusal(error, config);
@@ -205,6 +231,43 @@ export class SanitySource implements Source<SanityUpstreamEvent> {
       this.wakeReader = () => {};
       // Ends the HTTP request; the signal is aborted (or the stream failed), so this is prompt.
       void iterator.return?.(undefined).catch(() => {});
+    }
+  }
+
+  /**
+   * A snapshot to take at the first greeting: one stopped part-way, or a new one when asked for.
+   * A stream with a snapshot but no cursor yet is complete from the snapshot's start: changes made
+   * while it was away since then are caught up from the History API.
+   */
+  private async planSnapshot(context: ReadContext, state: ReaderState): Promise<void> {
+    const latest = await context.stored.latestSnapshot();
+    const storeResult = this.options.config.includeResult;
+    if (latest?.status === 'running') {
+      state.snapshot = { snapshotId: latest.snapshotId, startedAt: latest.startedAt, storeResult, after: latest.position ?? '', rowsRead: latest.rowsRead, pages: latest.pages };
+    } else if (context.startSnapshot) {
+      state.snapshot = { snapshotId: (latest?.snapshotId ?? 0) + 1, startedAt: '', storeResult, after: '', rowsRead: 0, pages: 0 };
+    }
+    if (latest && latest.status !== 'reset' && context.cursor === null && state.completeThrough === null) state.completeThrough = shiftTime(latest.startedAt, -CLOCK_SKEW_MS);
+  }
+
+  private async *snapshot(start: SnapshotStart, work: Work): AsyncGenerator<SanitySourceEvent> {
+    const { config } = this.options;
+    try {
+      yield* readSnapshot(start, {
+        http: work.http,
+        log: work.log,
+        follows: (id) => followsDocument(id, config.includeAllVersions),
+        storedDocuments: () => this.knownDocuments(work.context),
+        onDocument: (document) => {
+          this.seen.set(document._id, { rev: document._rev ?? null, deleted: false, updatedAt: canonicalTime(document._updatedAt) });
+          if (document._rev) this.snapshotRevisions.set(document._id, document._rev);
+        },
+        pageLimit: this.options.snapshotPageLimit,
+      });
+      this.snapshotRead = { after: start.after };
+    } catch (error) {
+      if (work.http.signal.aborted) return;
+      throw snapshotFailure(error);
     }
   }
 
@@ -224,12 +287,26 @@ export class SanitySource implements Source<SanityUpstreamEvent> {
     const cursor = meaning.id ?? (event ? mutationEventId(event.transactionId, event.documentId) : null);
     const item: SanityUpstreamEvent = { kind: 'event', frameEvent: 'mutation', data: meaning.data, cursor, parsed };
     if (event) {
+      if (this.snapshotAccountsFor(event)) item.revisionKnown = true;
       this.remember(event);
       advanceCompleteThrough(state, (parsed as ParsedMutationEvent).occurredAt);
       if (this.moreOfLiveTransaction(event)) item.moreInTransaction = true;
     }
     if (cursor) state.lastEventId = cursor;
     return item;
+  }
+
+  /**
+   * Whether this process's snapshot explains the revision an event continued from: it stored the
+   * event's outcome already (the change came between the listener's start and the page that read
+   * the document), or it read every id past where it began and never saw the document, which so
+   * was deleted before its page was read: what came before is older than the stream.
+   */
+  private snapshotAccountsFor(event: SanityMutationEvent): boolean {
+    const stored = this.snapshotRevisions.get(event.documentId);
+    if (stored !== undefined) return stored === event.resultRev;
+    const read = this.snapshotRead;
+    return read !== null && event.documentId > read.after && !this.seen.has(event.documentId);
   }
 
   /**
@@ -478,6 +555,8 @@ interface ReaderState {
   since: string | null;
   /** Reasons of open catch-up gaps of earlier runs, resolved by the next complete catch-up. */
   openCatchUps: string[];
+  /** The snapshot to take at the first greeting (its startedAt is '' until then). */
+  snapshot: SnapshotStart | null;
 }
 
 /**
@@ -512,6 +591,17 @@ function gap(
   return { kind: 'gap', reason, fromTime, toTime, status, changesFound, detail };
 }
 
+
+/** Why a snapshot stopped, said for the one who runs it; what it committed resumes on the next start. */
+function snapshotFailure(error: unknown): Error {
+  const message = error instanceof Error ? error.message : String(error);
+  const resumes = 'the pages read are committed, and the next start resumes the snapshot after them';
+  if (error instanceof HistoryAccessError) {
+    return new UpstreamStopError(`the snapshot could not read Sanity's query API (${message}); check the token's read access; ${resumes}`);
+  }
+  if (/HTTP 400/.test(message)) return new UsageError(`Sanity rejected the snapshot's query (${message}); fix --query or --param`);
+  return new SinkError(`the snapshot stopped (${message}); ${resumes}`, ExitCode.runtime);
+}
 
 function refusal(error: SseHttpError, config: SanityListenConfig): Error {
   const body = bodyExcerpt(error.body);
