@@ -11,6 +11,7 @@ import { benchSanity, ingestSanity } from './sanity.bench.js';
 import { startTestPostgres } from '../harness/postgres-server.js';
 import { benchPostgres, type PostgresLine } from './postgres.bench.js';
 import { benchExport } from './export.bench.js';
+import { benchSnapshot, snapshotLine } from './snapshot.bench.js';
 import { benchSseClient } from './sse-client.bench.js';
 import { benchWriter, writerByBatchSize } from './writer.bench.js';
 
@@ -55,6 +56,8 @@ console.log('export…');
 const exportHistory = await benchExport();
 console.log('Sanity catch-up…');
 const catchUp = await benchCatchUp();
+console.log('Sanity snapshot…');
+const snapshot = await benchSnapshot();
 
 console.log('PostgreSQL end-to-end (a throw-away server, fsync on)…');
 const postgresServer = await startTestPostgres({ durable: true });
@@ -80,6 +83,7 @@ if (million) console.log(`- Auth0 end-to-end, 1,000,000 events: ${million.rss}`)
 console.log(`- ${componentLine(sseClient)}`);
 console.log(`- ${componentLine(exportHistory)}`);
 console.log(`- ${catchUpLine(catchUp)}`);
+console.log(`- ${snapshotLine(snapshot)}`);
 for (const p of postgres) {
   console.log(
     `- ${p.name} (100k events, 500/batch, one transaction each): ${Math.round(p.eventsPerSecond)} events/s, peak RSS ${Math.round(p.peakRssMb)} MB (${p.rss}); ` +
@@ -105,6 +109,7 @@ writeFileSync(
       sseClient,
       export: exportHistory,
       catchUp,
+      snapshot,
       postgres,
       writerByBatchSize: chart,
     },

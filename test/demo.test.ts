@@ -17,11 +17,16 @@ describe('sse-sink demo', () => {
     expect(queryRows(db, "SELECT events_total FROM streams WHERE name = 'demo-auth0'")).toEqual([{ events_total: tenant.length }]);
     expect(queryRows(db, 'SELECT count(*) AS n, count(deleted_at) AS deleted FROM users')).toEqual([{ n: users.size, deleted }]);
     expect(queryRows(db, 'SELECT count(*) AS n FROM organizations')).toEqual([{ n: 3 }]);
+    // The dataset's documents from before the stream come from its snapshot; the changes after, from the listener.
     const [{ mutations }] = queryRows<{ mutations: number }>(db, "SELECT count(*) AS mutations FROM document_mutations WHERE stream = 'demo-sanity'");
-    expect(queryRows(db, "SELECT events_total FROM streams WHERE name = 'demo-sanity'")).toEqual([{ events_total: mutations }]);
-    expect(mutations).toBeGreaterThan(200);
+    const [{ snapshotRows }] = queryRows<{ snapshotRows: number }>(db, "SELECT count(*) AS snapshotRows FROM events WHERE stream = 'demo-sanity' AND type = 'snapshot.document'");
+    expect(queryRows(db, "SELECT events_total FROM streams WHERE name = 'demo-sanity'")).toEqual([{ events_total: mutations + snapshotRows }]);
+    expect(snapshotRows).toBeGreaterThan(30);
+    expect(mutations).toBeGreaterThan(20);
+    expect(queryRows(db, "SELECT status FROM snapshots WHERE stream = 'demo-sanity'")).toEqual([{ status: 'finished' }]);
 
-    expect(result.stdout).toContain(`ingested ${tenant.length} events from demo-auth0 and ${mutations} events from demo-sanity`);
+    expect(result.stdout).toContain(`ingested ${tenant.length} events from demo-auth0 and ${mutations + snapshotRows} events from demo-sanity`);
+    expect(result.stdout).toContain('Sanity history: the snapshot of what existed before the stream');
     const usersTable = result.stdout.split('Users: active, deleted, verified:\n')[1].split('\n');
     expect(usersTable[2].split(/\s+/).slice(0, 2)).toEqual([String(users.size - deleted), String(deleted)]);
     expect(result.stdout).toContain('Members of each organization by role:');

@@ -41,6 +41,10 @@ GROUP BY o.display_name, r.role_name ORDER BY organization, role`,
 FROM documents GROUP BY doc_type, id_kind ORDER BY doc_type, id_kind`,
   },
   {
+    title: 'Sanity history: the snapshot of what existed before the stream, then the changes after',
+    sql: `SELECT type, count(*) AS events FROM events WHERE stream = '${SANITY_STREAM}' GROUP BY type ORDER BY type`,
+  },
+  {
     title: 'Who changed what (latest 5 Sanity mutations)',
     sql: `SELECT timestamp, identity, transition, document_id FROM document_mutations ORDER BY timestamp DESC LIMIT 5`,
   },
@@ -63,7 +67,7 @@ export async function runDemo({ db, print }: DemoOptions): Promise<void> {
   );
   const dataset = new SanitySimulator({ keepAliveMs: 250 });
   const script = randomScript({ seed: 11, transactions: 240, documents: 30, keepPublished: true, types: ['post', 'author'] });
-  // Most of the dataset exists before sse-sink starts (it catches up through the History API);
+  // Most of the dataset exists before sse-sink starts (its stream begins with a snapshot of it);
   // the rest is published while it listens.
   dataset.publish(...script.slice(0, 200));
   const sanity = await startSanitySimulator(dataset);
@@ -89,7 +93,7 @@ function demoPlans(auth0Url: string, sanityUrl: string): IngestPlan[] {
       createSource: () => simulatedTenantSource(auth0Url, 'demo-token', { domain: 'demo.eu.auth0.com', tokenSource: 'the demo' }),
     },
     {
-      checked: { stream: SANITY_STREAM, since: '2026-01-01T00:00:00.000000Z', untilIdleMs: IDLE_MS },
+      checked: { stream: SANITY_STREAM, since: null, snapshot: 'first-run', untilIdleMs: IDLE_MS },
       kind: 'sanity',
       createSource: () => new SanitySource({
         config: simulatedDatasetConfig(sanityUrl, { projectId: 'demo', query: '*[_type in ["post", "author"]]' }),
