@@ -3,6 +3,7 @@
 // in the middle of it. The tables must end equal to the dataset as the simulator holds it.
 import { afterAll, describe, expect, it } from 'vitest';
 import { randomScript, SanitySimulator, seededRandom, startSanitySimulator } from '../src/simulators/sanity-simulator.js';
+import { openReadableStore, withStore } from '../src/store/open-store.js';
 import { backends, type TestDatabase } from './helpers/backends.js';
 import { collect, runCli, spawnCli } from './helpers/cli.js';
 import { CURRENT_DOCUMENTS_SQL, expectedCurrentDocuments, withParsedJson, type Row } from './helpers/sanity.js';
@@ -86,9 +87,21 @@ describe.each(backends)('sse-sink ingest sanity --snapshot on $name', (backend) 
     expect(killedMidSnapshot).toBe(20);
     while (published < rest.length) await new Promise((resolve) => setTimeout(resolve, 20));
 
-    // The same command, as a restart runs it: it resumes the snapshot, then follows the stream.
-    const final = await runCli([...args, '--until-idle', '3'], env);
+    // The same command, as a restart runs it: it resumes the snapshot, then follows the stream;
+    // while it reads, `status` says so. The query API failing now and then is retried.
+    sim.injectQueryFaults('http-500', 'http-429');
+    const finalRun = collect(spawnCli([...args, '--until-idle', '3'], env));
+    let ended = false;
+    void finalRun.then(() => (ended = true));
+    const states = new Set<string>();
+    while (!ended) {
+      const status = (await withStore(openReadableStore(db.target), (store) => store.status())).find((s) => s.name === 'snap');
+      if (status) states.add(status.state);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const final = await finalRun;
     expect(final.code, final.stderr).toBe(0);
+    expect(states).toContain('snapshotting');
     expect(await currentDocuments(db, 'snap')).toEqual(withParsedJson(expectedCurrentDocuments(sim.currentDocuments(), options)));
     // A stored row marked deleted is a document the dataset no longer has.
     const deleted = await db.rows<{ document_id: string }>("SELECT document_id FROM documents WHERE stream = 'snap' AND deleted_at IS NOT NULL");
@@ -137,6 +150,22 @@ describe.each(backends)('sse-sink ingest sanity --snapshot on $name', (backend) 
     const refused = await runCli([...ingestArgs('plain', server.url, db, '--snapshot'), '--until-idle', '1'], env);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/already has a cursor.*sse-sink snapshot plain/);
+  }, 120_000);
+
+  it('stops with exit 3 when the query API refuses the token, and resumes the snapshot once it reads again', async () => {
+    const { sim, server } = await startDataset(14, 300, 0);
+    const db = backend.fresh();
+    const env = { SANITY_TOKEN: 'sk-snap', ...db.env };
+    const args = [...ingestArgs('refused', server.url, db, '--snapshot', '--snapshot-page-size', '50'), '--until-idle', '1'];
+    sim.injectQueryFaults(...Array<'http-403'>(3).fill('http-403'));
+    const refused = await runCli(args, env);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toMatch(/the snapshot could not read Sanity's query API \(Sanity refused the query request \(HTTP 403.*check the token's read access/);
+    expect(await db.rows("SELECT snapshot_id, status FROM snapshots WHERE stream = 'refused'")).toEqual([{ snapshot_id: 1, status: 'running' }]);
+    const resumed = await runCli(args, env);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(await db.rows("SELECT snapshot_id, status FROM snapshots WHERE stream = 'refused'")).toEqual([{ snapshot_id: 1, status: 'finished' }]);
+    expect(await currentDocuments(db, 'refused')).toEqual(withParsedJson(expectedCurrentDocuments(sim.currentDocuments(), options)));
   }, 120_000);
 
   it('sse-sink snapshot marks deleted the stored documents the dataset no longer has, naming the snapshot', async () => {

@@ -115,6 +115,8 @@ export class SanitySimulator {
   private readonly timelines = new Map<string, { timestamp: string; doc: SimulatedDocument | null }[]>();
   /** Faults the History endpoints answer with, one per request, in order (tests and the fault harness). */
   private readonly historyFaults: HistoryFault[] = [];
+  /** Faults the query endpoint answers with, one per request, in order. */
+  private readonly queryFaults: QueryFault[] = [];
   private readonly listeners = new Set<Listener>();
   /** Changes the listen endpoint leaves out (the History API still has them): a lost event. */
   private readonly hidden = new Set<string>();
@@ -186,6 +188,11 @@ export class SanitySimulator {
   /** The next History requests fail this way, one fault per request. */
   injectHistoryFaults(...faults: HistoryFault[]): void {
     this.historyFaults.push(...faults);
+  }
+
+  /** The next query requests fail this way, one fault per request. */
+  injectQueryFaults(...faults: QueryFault[]): void {
+    this.queryFaults.push(...faults);
   }
 
   /** The listener will not send this change (by event id); History still knows it. */
@@ -416,6 +423,10 @@ export class SanitySimulator {
    */
   private async query(search: URLSearchParams): Promise<Reply> {
     this.queryRequests.push(search);
+    const fault = this.queryFaults.shift();
+    if (fault === 'http-500') return json(500, { error: 'Internal Server Error', message: 'simulated' });
+    if (fault === 'http-429') return { status: 429, headers: { 'retry-after': '1', 'content-type': 'application/json' }, body: '{"error":"Too Many Requests"}' };
+    if (fault === 'http-403') return json(403, { error: { description: 'the token may not read this dataset', type: 'forbidden' } });
     const text = search.get('query');
     if (!text) return json(400, { error: { description: 'param "query" is required', type: 'queryParseError' } });
     const params: Record<string, unknown> = {};
@@ -458,6 +469,9 @@ export class SanitySimulator {
     return json(200, { documents: found });
   }
 }
+
+/** One query answer that fails: retried (500, 429) or a refusal (403). */
+export type QueryFault = 'http-500' | 'http-429' | 'http-403';
 
 /** One History answer: a fault, or `ok` for a normal answer between faults. */
 export type HistoryFault = 'ok' | 'http-500' | 'http-429' | 'error-line' | 'garbage-line';
