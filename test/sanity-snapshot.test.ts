@@ -1,6 +1,7 @@
 // The initial snapshot of a Sanity stream: a dataset with documents from before the stream began
 // (drafts and release versions among them), changes arriving while the snapshot is read, SIGKILLs
 // in the middle of it. The tables must end equal to the dataset as the simulator holds it.
+import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { randomScript, SanitySimulator, seededRandom, startSanitySimulator } from '../src/simulators/sanity-simulator.js';
 import { openReadableStore, withStore } from '../src/store/open-store.js';
@@ -9,6 +10,16 @@ import { collect, runCli, spawnCli } from './helpers/cli.js';
 import { CURRENT_DOCUMENTS_SQL, expectedCurrentDocuments, withParsedJson, type Row } from './helpers/sanity.js';
 
 const options = { includeResult: true, includePreviousRevision: false };
+
+/** The README's snapshot examples, word for word. */
+const README_SOURCE_SQL = `SELECT CASE WHEN e.type = 'snapshot.document' THEN 'snapshot' ELSE 'stream' END AS source, count(*) AS documents
+FROM documents d JOIN events e ON e.stream = d.stream AND e.seq = d.event_seq
+WHERE d.stream = 'blog' AND d.deleted_at IS NULL
+GROUP BY 1 ORDER BY 1;`;
+const README_DELETIONS_SQL = `SELECT e.subject_id AS document_id, e.occurred_at AS deleted_at, json_extract(e.payload, '$.reason') AS reason
+FROM events e
+WHERE e.stream = 'blog' AND e.type = 'snapshot.delete'
+ORDER BY e.subject_id;`;
 const QUERY = '*[!(_id in path("_.**"))]';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -194,6 +205,23 @@ describe.each(backends)('sse-sink ingest sanity --snapshot on $name', (backend) 
     expect(reasons.map((row) => row.event_id)).toEqual([...victims].sort().map((id) => `snapshot-delete:2:${id}`));
     const payload = typeof reasons[0].payload === 'string' ? JSON.parse(reasons[0].payload) : reasons[0].payload;
     expect(payload).toMatchObject({ snapshot: 2, reason: 'not in the upstream at snapshot 2' });
+    // The README's examples, as a user runs them (with the stream's name), in each database's spelling.
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const bySource = README_SOURCE_SQL;
+    const deletions = backend.name === 'postgres' ? README_DELETIONS_SQL.replace("json_extract(e.payload, '$.reason')", "e.payload->>'reason'") : README_DELETIONS_SQL;
+    expect(readme).toContain(README_SOURCE_SQL);
+    expect(readme).toContain(README_DELETIONS_SQL);
+    const query = async (sql: string) => {
+      const out = await runCli(['query', sql.replaceAll("'blog'", "'again'"), '--format', 'json', ...db.args], env);
+      expect(out.code, out.stderr).toBe(0);
+      return JSON.parse(out.stdout) as Record<string, unknown>[];
+    };
+    const current = expectedCurrentDocuments(sim.currentDocuments(), options).length;
+    expect((await query(bySource)).map((row) => ({ ...row, documents: Number(row.documents) }))).toEqual([{ source: 'snapshot', documents: current }]);
+    expect((await query(deletions)).map((row) => [row.document_id, row.reason])).toEqual(
+      [...victims].sort().map((id) => [id, 'not in the upstream at snapshot 2']),
+    );
+
     const status = await runCli(['status', '--json', ...db.args], env);
     const stream = (JSON.parse(status.stdout) as { name: string; snapshot: unknown }[]).find((s) => s.name === 'again');
     expect(stream?.snapshot).toEqual({ id: 2, status: 'finished', rowsRead: expect.any(Number), pages: expect.any(Number), rowsDeleted: 3 });
