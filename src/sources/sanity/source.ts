@@ -94,8 +94,8 @@ const CLOCK_SKEW_MS = 60_000;
 export interface SanityUpstreamEvent extends UpstreamEvent {
   parsed?: ParsedMutationEvent | NormalizeFailure;
   /**
-   * This process's snapshot already stored the revision the event results in: its document row is
-   * the event's outcome, so the revision it continued from is not checked (it would look like a gap).
+   * This process's snapshot accounts for the revision the event continued from (see
+   * snapshotAccountsFor): it is not checked, since it would look like a gap.
    */
   revisionKnown?: boolean;
 }
