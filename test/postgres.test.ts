@@ -23,16 +23,6 @@ function ingestArgs(server: SseTestServer, db: TestDatabase, ...extra: string[])
   return ['ingest', 'auth0', '--stream', 'tenant', '--domain', 'tenant.eu.auth0.com', '--url', server.url, ...db.args, ...extra];
 }
 
-async function admin<T extends pg.QueryResultRow>(sql: string): Promise<T[]> {
-  const client = pgClient(url, password);
-  await client.connect();
-  try {
-    return (await client.query<T>(sql)).rows;
-  } finally {
-    await client.end();
-  }
-}
-
 describe('the PostgreSQL destination', () => {
   let paced: SseTestServer;
   let unpaced: SseTestServer;
@@ -92,29 +82,47 @@ describe('the PostgreSQL destination', () => {
   });
 
   it('loses and doubles nothing when its connections are killed, during and between batches', async () => {
-    const db = postgresBackend.fresh();
-    const child = spawnCli(ingestArgs(paced, db, '--until-idle', '2'), { AUTH0_TOKEN: 't', ...db.env });
-    const exited = collect(child);
-    let done = false;
-    void exited.then(() => (done = true));
-    let killed = 0;
-    // pg_terminate_backend is what a failover, an admin or a restarting pooler does to a session.
-    for (let round = 0; round < 12 && !done; round++) {
-      await new Promise((resolve) => setTimeout(resolve, 150));
-      const rows = await admin<{ killed: boolean }>(
-        "SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity WHERE application_name = 'sse-sink' AND pid <> pg_backend_pid()",
-      );
-      killed += rows.filter((row) => row.killed).length;
+    // A server of its own: killing every sse-sink session of the shared one would kill the other
+    // tests' sessions too (they run beside this one).
+    const own = await startTestPostgres();
+    try {
+      const schema = 'killed';
+      const query = async <T extends pg.QueryResultRow>(sql: string, inSchema = true): Promise<T[]> => {
+        const client = pgClient(own.url, own.password, inSchema ? schema : undefined);
+        await client.connect();
+        try {
+          return (await client.query<T>(sql)).rows;
+        } finally {
+          await client.end();
+        }
+      };
+      const args = ingestArgs(paced, { args: ['--db', own.url, '--db-schema', schema] } as TestDatabase, '--until-idle', '2');
+      const child = spawnCli(args, { AUTH0_TOKEN: 't', PGPASSWORD: own.password });
+      const exited = collect(child);
+      let done = false;
+      void exited.then(() => (done = true));
+      let killed = 0;
+      // pg_terminate_backend is what a failover, an admin or a restarting pooler does to a session.
+      for (let round = 0; round < 12 && !done; round++) {
+        await new Promise((resolve) => setTimeout(resolve, 150));
+        const rows = await query<{ killed: boolean }>(
+          "SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity WHERE application_name = 'sse-sink' AND pid <> pg_backend_pid()",
+          false,
+        );
+        killed += rows.filter((row) => row.killed).length;
+      }
+      const result = await exited;
+      expect(result.code, result.stderr).toBe(0);
+      expect(killed).toBeGreaterThan(0);
+      const [events] = await query<{ n: string; distinct_ids: string }>('SELECT count(*) AS n, count(DISTINCT event_id) AS distinct_ids FROM events');
+      expect(events).toEqual({ n: String(script.firstArrival.size), distinct_ids: String(script.firstArrival.size) });
+      const [letters] = await query<{ n: string }>('SELECT count(*) AS n FROM dead_letters');
+      expect(Number(letters.n)).toBe(script.deadLetterPositions.length);
+      const emails = await query<{ user_id: string; email: string }>('SELECT user_id, email FROM users');
+      expect(new Map(emails.map((row) => [row.user_id, row.email]))).toEqual(script.expectedEmails);
+    } finally {
+      await own.stop();
     }
-    const result = await exited;
-    expect(result.code, result.stderr).toBe(0);
-    expect(killed).toBeGreaterThan(0);
-    const [events] = await db.rows<{ n: number; distinct_ids: number }>('SELECT count(*) AS n, count(DISTINCT event_id) AS distinct_ids FROM events');
-    expect(events).toEqual({ n: script.firstArrival.size, distinct_ids: script.firstArrival.size });
-    const [letters] = await db.rows<{ n: number }>('SELECT count(*) AS n FROM dead_letters');
-    expect(letters.n).toBe(script.deadLetterPositions.length);
-    const emails = await db.rows<{ user_id: string; email: string }>('SELECT user_id, email FROM users');
-    expect(new Map(emails.map((row) => [row.user_id, row.email]))).toEqual(script.expectedEmails);
   });
 
   it('loses and doubles nothing when the server restarts under it', async () => {
