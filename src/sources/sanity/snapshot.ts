@@ -86,8 +86,7 @@ export async function* readSnapshot(start: SnapshotStart, reading: SnapshotReadi
       // The page's rows and its progress commit together.
       yield { kind: 'event', frameEvent: SNAPSHOT_DOCUMENT, data: snapshotDocumentPayload(start, JSON.stringify(document)), cursor: null, moreInTransaction: true };
     }
-    const last = page.at(-1);
-    after = isRecord(last) && typeof last._id === 'string' ? last._id : after;
+    after = lastId(page, (item) => (isRecord(item) ? item._id : undefined));
     progress.position = after;
     progress.pages++;
     yield { ...progress };
@@ -121,11 +120,21 @@ async function vanished(start: SnapshotStart, reading: SnapshotReading, seen: Se
     const ids = await fetchPage(reading.http, buildSnapshotQueryUrl(reading.http.config, after, limit, true));
     if (ids.length === 0) break;
     for (const id of ids) if (typeof id === 'string') candidates.delete(id);
-    const last = ids.at(-1);
-    if (typeof last !== 'string') break;
-    after = last;
+    after = lastId(ids, (id) => id);
   }
   return [...candidates].sort();
+}
+
+/**
+ * The id the next page starts after: the page's last. Without one, paging could only ask for the
+ * same page again (or, in the deletion pass, take documents that exist for deleted): it stops.
+ */
+function lastId(page: unknown[], idOf: (item: unknown) => unknown): string {
+  const id = idOf(page.at(-1));
+  if (typeof id !== 'string' || id === '') {
+    throw new Error(`Sanity's query API answered a page whose last item has no _id (${JSON.stringify(page.at(-1))?.slice(0, 200)}); cannot read on`);
+  }
+  return id;
 }
 
 /** The `result` array of a query answer (`{"result": […], "ms": …}`). */
