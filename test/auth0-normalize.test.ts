@@ -71,10 +71,13 @@ describe('Auth0 normalizer', () => {
     const change = normalized(normalize(event));
     expect(change.history).toMatchObject({ eventId: event.id, type, subjectKind, subjectId, projected: true });
     expect(change.projections[0]).toEqual(expect.objectContaining(op));
-    // Only an entity's deletion touches more than one row: it removes the entity's memberships too.
+    // Only an entity's deletion, or a member leaving (with the organization's roles), touches more than one row.
     const cascade = change.projections.slice(1);
     expect(cascade.every((extra) => extra.op === 'remove-matching')).toBe(true);
-    expect(cascade.length > 0).toBe(['user.deleted', 'organization.deleted', 'group.deleted'].includes(type));
+    expect(cascade.length > 0).toBe(['user.deleted', 'organization.deleted', 'group.deleted', 'organization.member.deleted'].includes(type));
+    if (type === 'organization.member.deleted') {
+      expect(cascade).toEqual([{ op: 'remove-matching', table: 'organization_member_roles', match: { org_id: 'org_acme', user_id: 'auth0|carol' } }]);
+    }
   });
 
   it('projects is_enabled and organization_access_level of organization.connection.* (event catalog 0.7.1)', () => {

@@ -134,7 +134,21 @@ function familyOf(type: string): ((event: Auth0Event) => FamilyResult) | undefin
 
 function applyUserEvent({ type, time, object }: Auth0Event): FamilyResult {
   const userId = required(object.user_id, 'data.object.user_id');
-  const values: RowValues<'users'> = {
+  const values = userRowValues(object, type === 'user.deleted' ? (canonicalTime(object.deleted_at) ?? time) : null);
+  const projections: ProjectionOp[] = [{ op: 'put', table: 'users', key: { user_id: userId }, values }];
+  if (type === 'user.deleted') {
+    projections.push(
+      { op: 'remove-matching', table: 'organization_members', match: { user_id: userId } },
+      { op: 'remove-matching', table: 'organization_member_roles', match: { user_id: userId } },
+      { op: 'remove-matching', table: 'group_members', match: { member_type: 'user', member_id: userId } },
+    );
+  }
+  return { subjectKind: 'user', subjectId: userId, projections };
+}
+
+/** A user's row from a user object (an event's, or a users export line). */
+export function userRowValues(object: Json, deletedAt: string | null): RowValues<'users'> {
+  return {
     email: nonEmptyString(object.email),
     email_verified: booleanOrNull(object.email_verified),
     username: nonEmptyString(object.username),
@@ -149,18 +163,9 @@ function applyUserEvent({ type, time, object }: Auth0Event): FamilyResult {
     last_login: canonicalTime(object.last_login),
     created_at: canonicalTime(object.created_at),
     updated_at: canonicalTime(object.updated_at),
-    deleted_at: type === 'user.deleted' ? (canonicalTime(object.deleted_at) ?? time) : null,
+    deleted_at: deletedAt,
     object: JSON.stringify(object),
   };
-  const projections: ProjectionOp[] = [{ op: 'put', table: 'users', key: { user_id: userId }, values }];
-  if (type === 'user.deleted') {
-    projections.push(
-      { op: 'remove-matching', table: 'organization_members', match: { user_id: userId } },
-      { op: 'remove-matching', table: 'organization_member_roles', match: { user_id: userId } },
-      { op: 'remove-matching', table: 'group_members', match: { member_type: 'user', member_id: userId } },
-    );
-  }
-  return { subjectKind: 'user', subjectId: userId, projections };
 }
 
 function applyOrganizationEvent({ type, time, object }: Auth0Event): FamilyResult {
@@ -195,17 +200,8 @@ function applyOrganizationEvent({ type, time, object }: Auth0Event): FamilyResul
 function applyGroupEvent({ type, time, object }: Auth0Event): FamilyResult {
   const groupId = required(object.id, 'data.object.id');
   const createdAt = canonicalTime(object.created_at);
-  const values: RowValues<'groups'> = {
-    name: nonEmptyString(object.name),
-    external_id: nonEmptyString(object.external_id),
-    group_type: nonEmptyString(object.type),
-    connection_id: nonEmptyString(object.connection_id),
-    org_id: nonEmptyString(object.organization_id),
-    created_at: createdAt,
-    updated_at: canonicalTime(object.updated_at) ?? (type === 'group.created' ? (createdAt ?? time) : time),
-    deleted_at: type === 'group.deleted' ? (canonicalTime(object.deleted_at) ?? time) : null,
-    object: JSON.stringify(object),
-  };
+  const updatedAt = canonicalTime(object.updated_at) ?? (type === 'group.created' ? (createdAt ?? time) : time);
+  const values = groupRowValues(object, updatedAt, type === 'group.deleted' ? (canonicalTime(object.deleted_at) ?? time) : null);
   const projections: ProjectionOp[] = [{ op: 'put', table: 'groups', key: { group_id: groupId }, values }];
   if (type === 'group.deleted') {
     projections.push(
@@ -217,12 +213,31 @@ function applyGroupEvent({ type, time, object }: Auth0Event): FamilyResult {
   return { subjectKind: 'group', subjectId: groupId, projections };
 }
 
+/** A group's row from a group object (an event's, or a Management API list item). */
+export function groupRowValues(object: Json, updatedAt: string | null, deletedAt: string | null): RowValues<'groups'> {
+  return {
+    name: nonEmptyString(object.name),
+    external_id: nonEmptyString(object.external_id),
+    group_type: nonEmptyString(object.type),
+    connection_id: nonEmptyString(object.connection_id),
+    org_id: nonEmptyString(object.organization_id),
+    created_at: canonicalTime(object.created_at),
+    updated_at: updatedAt,
+    deleted_at: deletedAt,
+    object: JSON.stringify(object),
+  };
+}
+
 // ---- memberships: a row while it exists; removal deletes it (the history stays in `events`)
 
 function applyOrganizationMemberEvent({ type, time, object }: Auth0Event): FamilyResult {
   const orgId = required(asObject(object.organization)?.id, 'data.object.organization.id');
   const key = { org_id: orgId, user_id: required(asObject(object.user)?.user_id, 'data.object.user.user_id') };
-  return { subjectKind: 'organization', subjectId: orgId, projections: [membership(type, 'organization_members', key, { added_at: time })] };
+  const projections: ProjectionOp[] = [membership(type, 'organization_members', key, { added_at: time })];
+  // A member who leaves loses the organization's roles with the membership, whether or not Auth0
+  // also sends a role event for each.
+  if (type === 'organization.member.deleted') projections.push({ op: 'remove-matching', table: 'organization_member_roles', match: key });
+  return { subjectKind: 'organization', subjectId: orgId, projections };
 }
 
 function applyOrganizationMemberRoleEvent({ type, time, object }: Auth0Event): FamilyResult {
@@ -243,7 +258,13 @@ function applyOrganizationMemberRoleEvent({ type, time, object }: Auth0Event): F
 function applyOrganizationConnectionEvent({ type, object }: Auth0Event): FamilyResult {
   const orgId = required(asObject(object.organization)?.id, 'data.object.organization.id');
   const key = { org_id: orgId, connection_id: required(asObject(object.connection)?.id, 'data.object.connection.id') };
-  const values: RowValues<'organization_connections'> = {
+  const values = connectionRowValues(object);
+  return { subjectKind: 'organization', subjectId: orgId, projections: [membership(type, 'organization_connections', key, values)] };
+}
+
+/** An organization connection's row from an event's object or an `enabled_connections` item. */
+export function connectionRowValues(object: Json): RowValues<'organization_connections'> {
+  return {
     assign_membership_on_login: booleanOrNull(object.assign_membership_on_login),
     show_as_button: booleanOrNull(object.show_as_button),
     is_signup_enabled: booleanOrNull(object.is_signup_enabled),
@@ -251,7 +272,6 @@ function applyOrganizationConnectionEvent({ type, object }: Auth0Event): FamilyR
     organization_access_level: nonEmptyString(object.organization_access_level),
     object: JSON.stringify(object),
   };
-  return { subjectKind: 'organization', subjectId: orgId, projections: [membership(type, 'organization_connections', key, values)] };
 }
 
 function applyGroupMemberEvent({ type, time, object }: Auth0Event): FamilyResult {
@@ -293,17 +313,17 @@ function membership<T extends ProjectionTable>(type: string, table: T, key: RowK
 }
 
 /** A role row: the role's name when Auth0 sends it, and since when it is held. */
-function roleValues(role: Json | undefined, assignedAt: string): { role_name: string | null; assigned_at: string } {
+export function roleValues(role: Json | undefined, assignedAt: string): { role_name: string | null; assigned_at: string } {
   return { role_name: nonEmptyString(role?.name), assigned_at: assignedAt };
 }
 
 // ---- loose reading: Auth0 payloads omit fields freely; only ids are required
 
-function asObject(value: unknown): Json | undefined {
+export function asObject(value: unknown): Json | undefined {
   return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Json) : undefined;
 }
 
-function nonEmptyString(value: unknown): string | null {
+export function nonEmptyString(value: unknown): string | null {
   return typeof value === 'string' && value !== '' ? value : null;
 }
 
