@@ -44,7 +44,8 @@ describe('sse-sink CLI', () => {
   });
 
   it.each([
-    [['ingest', 'auth0', '--stream', 's', '--domain', 'acme.eu.auth0.com', '--snapshot'], /--snapshot is built for Sanity streams only so far/],
+    [['ingest', 'auth0', '--stream', 's', '--domain', 'acme.eu.auth0.com', '--snapshot', '--snapshot-page-size', '101'],
+      /--snapshot-page-size must be a whole number from 1 to 100, not 101/],
     [['ingest', 'sanity', '--stream', 's', '--project', 'abc123', '--dataset', 'production', '--query', '*[_type == "post"]', '--snapshot', '--snapshot-page-size', '0'],
       /--snapshot-page-size must be a whole number from 1 to 10000, not 0/],
     [['snapshot', 'nosuch'], /does not exist; pass --db/],

@@ -1,11 +1,11 @@
 // `sse-sink ingest auth0`: Auth0 Events API flags, their validation (all before the database is
 // opened), and the Auth0 source handed to the shared ingest runner.
 import { UsageError } from '../common/errors.js';
-import { normalizeAuth0Event } from '../sources/auth0/normalize.js';
 import { auth0StreamConfig } from '../sources/auth0/requests.js';
-import { createAuth0Source, type ExpiredCursorPolicy } from '../sources/auth0/source.js';
+import { createAuth0Source, normalizeAuth0Stored, SNAPSHOT_SCOPES, type ExpiredCursorPolicy } from '../sources/auth0/source.js';
 import {
   checkCommonIngestArgs,
+  checkSnapshotPageSize,
   commonConfigKeys,
   requireOption,
   withCommonIngestOptions,
@@ -19,6 +19,7 @@ interface IngestAuth0Args extends CommonIngestArgs {
   domain?: string | string[];
   'event-type'?: string[];
   'on-expired-cursor'?: string;
+  'snapshot-page-size'?: number;
 }
 
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
@@ -39,13 +40,15 @@ export const auth0Cli: SourceCli<IngestAuth0Args> = {
         describe: 'When Auth0 no longer has the stored cursor (410): stop (exit 4, the default), or record a gap and resume ' +
           'from the newest stored event\'s time minus 10 minutes',
       })
-      .epilogue('The token (scope read:events) comes from $AUTH0_TOKEN (or --token-env) or --token-file, re-read before every connect.'),
-  configKeys: { ...commonConfigKeys, domain: 'string', 'event-type': 'string[]', 'on-expired-cursor': 'string' },
+      .option('snapshot-page-size', { type: 'number', describe: 'Items per Management API page of a snapshot (default 100, at most 100)' })
+      .epilogue(
+        'The token (scope read:events) comes from $AUTH0_TOKEN (or --token-env) or --token-file, re-read before every connect. ' +
+          `A snapshot also needs ${SNAPSHOT_SCOPES}.`,
+      ),
+  configKeys: { ...commonConfigKeys, domain: 'string', 'event-type': 'string[]', 'on-expired-cursor': 'string', 'snapshot-page-size': 'number' },
   buildPlan: (args) => {
     const checked = checkCommonIngestArgs(args);
-    if (checked.snapshot) {
-      throw new UsageError('--snapshot is built for Sanity streams only so far: an Auth0 stream cannot read its tenant\'s users yet; run without it');
-    }
+    const pageSize = checkSnapshotPageSize(args['snapshot-page-size'], 100);
     const domain = checkDomain(requireOption(args.domain, '--domain'));
     const eventTypes = (args['event-type'] ?? []).map(checkEventType);
     const onExpiredCursor = checkExpiredCursorPolicy(args['on-expired-cursor'] ?? 'fail');
@@ -58,10 +61,16 @@ export const auth0Cli: SourceCli<IngestAuth0Args> = {
         readToken,
         tokenSource: args['token-file'] ? `--token-file ${args['token-file']}` : envVar,
         sse: checked.connection,
+        snapshot: { pageSize },
       });
     return { checked, kind: 'auth0', createSource };
   },
-  normalizeStored: ({ type, payload }) => normalizeAuth0Event({ frameEvent: type, data: payload }),
+  argsFromDefinition: (definition) => {
+    const domain = definition.domain as string;
+    const url = definition.url as string;
+    return { domain, 'event-type': definition.eventTypes as string[], ...(url === `https://${domain}` ? {} : { url }) };
+  },
+  normalizeStored: ({ type, payload }) => normalizeAuth0Stored(type, payload),
 };
 
 function checkExpiredCursorPolicy(value: string): ExpiredCursorPolicy {

@@ -66,13 +66,13 @@ export function ingestCommand(yargs: Argv<{ db?: string; config?: string }>) {
 export function snapshotCommand<T extends { db?: string; config?: string }>(yargs: Argv<T>) {
   return yargs.command(
     'snapshot <stream>',
-    'Snapshot an existing stream again (Sanity): its tables take the upstream\'s current state, and stored rows the upstream no longer has are marked deleted',
+    'Snapshot an existing stream again: its tables take the upstream\'s current state, and stored rows the upstream no longer has are marked deleted (entities) or removed (memberships)',
     (y) =>
       y
         .positional('stream', { type: 'string', demandOption: true, describe: 'The stream name' })
         .option('until-idle', { type: 'number', default: 5, describe: 'Exit 0 after the snapshot and this many seconds without an event' })
         .option('max-duration', { type: 'number', describe: 'Exit 0 after this many seconds, committed (the snapshot resumes on the next run)' })
-        .option('snapshot-page-size', { type: 'number', describe: 'Documents per query-API page (default 1000, at most 10000)' })
+        .option('snapshot-page-size', { type: 'number', describe: 'Items per page: Sanity query-API documents (default 1000, at most 10000), Auth0 Management API items (default 100, at most 100)' })
         .option('url', { type: 'string', describe: 'Base URL that overrides the upstream host (proxies, tests)' })
         .option('token-file', { type: 'string', describe: 'Read the bearer token from this file' })
         .option('token-env', { type: 'string', describe: 'Read the bearer token from this environment variable instead of the source\'s default' })
@@ -88,9 +88,6 @@ async function snapshotAgain(args: CommonIngestArgs & ObserveArgs & { stream: st
   const stored = await withStore(openStore(storeTarget(args, config), { mustExist: true }), (store) => store.streamDefinition(args.stream));
   if (!stored) throw new UsageError(`no stream named "${args.stream}"; "sse-sink status" lists the streams`);
   const cli = sources[stored.source];
-  if (!cli.argsFromDefinition) {
-    throw new UsageError(`snapshots are built for Sanity streams only so far; "${args.stream}" is a ${stored.source} stream`);
-  }
   if (!stored.definition) {
     throw new UsageError(`stream "${args.stream}" was reset and has no options stored; run "sse-sink ingest ${stored.source} … --stream ${args.stream} --snapshot"`);
   }

@@ -172,6 +172,15 @@ export interface SourceCli<Args extends CommonIngestArgs> {
   buildPlan: (args: Args) => IngestPlan;
   /** Normalizes a stored history row again (for `rebuild`): the same pure function ingest uses. */
   normalizeStored: (event: StoredEvent) => NormalizeResult;
-  /** The flags that define a stream stored with this definition (`sse-sink snapshot`); absent where snapshots are not built. */
-  argsFromDefinition?: (definition: Record<string, unknown>) => Partial<Args>;
+  /** The flags that define a stream stored with this definition (`sse-sink snapshot`). */
+  argsFromDefinition: (definition: Record<string, unknown>) => Partial<Args>;
+}
+
+/** `--snapshot-page-size`: items per page of the upstream's list, from 1 to what it allows. */
+export function checkSnapshotPageSize(value: number | undefined, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isInteger(value) || value < 1 || value > max) {
+    throw new UsageError(`--snapshot-page-size must be a whole number from 1 to ${max}, not ${value}`);
+  }
+  return value;
 }

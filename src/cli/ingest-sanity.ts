@@ -18,6 +18,7 @@ import {
   withCommonIngestOptions,
   type CommonIngestArgs,
   type SourceCli,
+  checkSnapshotPageSize,
 } from './ingest-options.js';
 import { tokenReader } from './token.js';
 
@@ -146,7 +147,7 @@ export const sanityCli: SourceCli<SanityIngestArgs> = {
     const config = sanityConfigFromArgs(args, checked.url);
     const resume = checkChoice(args.resume ?? 'enable-resume', RESUME_MODES, '--resume');
     const token = tokenReader({ envVar: args['token-env'] ?? 'SANITY_TOKEN', file: args['token-file'] }, false);
-    const snapshotPageLimit = snapshotPageSize(args['snapshot-page-size']);
+    const snapshotPageLimit = checkSnapshotPageSize(args['snapshot-page-size'], 10_000);
     const createSource = () => new SanitySource({ config, resume, token, sse: checked.connection, snapshotPageLimit });
     return { checked, kind: 'sanity', createSource };
   },
@@ -163,14 +164,6 @@ export const sanityCli: SourceCli<SanityIngestArgs> = {
   }),
   normalizeStored: ({ type, payload }) => (type.startsWith('snapshot.') ? normalizeSnapshotRow(type, payload) : normalizeSanityMutation(payload)),
 };
-
-function snapshotPageSize(value: number | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  if (!Number.isInteger(value) || value < 1 || value > 10_000) {
-    throw new UsageError(`--snapshot-page-size must be a whole number from 1 to 10000, not ${value}`);
-  }
-  return value;
-}
 
 function checkChoice<T extends string>(value: string, choices: readonly T[], flag: string): T {
   if (!(choices as readonly string[]).includes(value)) throw new UsageError(`${flag} "${value}" must be one of ${choices.join(', ')}`);

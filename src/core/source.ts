@@ -1,7 +1,7 @@
 // What an upstream adapter provides to the ingest loop: how to read the stream from a stored
 // position, and how to turn one of its events into rows (a pure normalizer).
 import type { CommitResult } from './batch.js';
-import type { NormalizeResult } from './change.js';
+import type { NormalizeResult, ProjectionTable } from './change.js';
 import type { ConnectionEvent } from './connection-event.js';
 import type { Logger } from './logger.js';
 import type { SourceEvent, UpstreamEvent } from './source-event.js';
@@ -45,6 +45,11 @@ export interface StoredStreamView {
   oldestEventAt(): Promise<string | null>;
   /** The newest snapshot, or null for a stream never snapshotted. */
   latestSnapshot(): Promise<StoredSnapshot | null>;
+  /**
+   * The keys of a projection's rows last written before an upstream time: those a re-snapshot
+   * written at that time did not see. For entities, only those not deleted, with their `object`.
+   */
+  rowsWrittenBefore(query: { table: ProjectionTable; keyColumns: readonly string[]; before: string; entity: boolean }): Promise<Record<string, unknown>[]>;
 }
 
 /** Where the stream stands when reading starts, and how to report back while reading. */

@@ -37,11 +37,11 @@ export type ScriptStep =
   /** End the response cleanly. */
   | { end: true };
 
-/** A plain response: a refusal, a 429 with Retry-After, or NDJSON for a history endpoint. */
+/** A plain response: a refusal, a 429 with Retry-After, NDJSON for a history endpoint, a file. */
 export interface PlainReply {
   status: number;
   headers?: Record<string, string>;
-  body?: string;
+  body?: string | Uint8Array;
 }
 
 /** An SSE stream that plays its steps and ends cleanly when they run out. */

@@ -48,3 +48,22 @@ export function toStoredSnapshot(row: SnapshotRow | undefined): StoredSnapshot |
     rowsDeleted: Number(row.rows_deleted),
   };
 }
+
+/** Which rows `StoredStreamView.rowsWrittenBefore` asks for. */
+export interface RowsBefore {
+  table: string;
+  keyColumns: readonly string[];
+  /** Upstream time: rows last written before it. */
+  before: string;
+  /** Entities: only those not already marked deleted, with their `object`. */
+  entity: boolean;
+}
+
+const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
+
+/** The select of rowsWrittenBefore, with the store's placeholders for the stream and the time. */
+export function rowsWrittenBeforeSql({ table, keyColumns, entity }: RowsBefore, stream: string, before: string): string {
+  for (const name of [table, ...keyColumns]) if (!IDENTIFIER.test(name)) throw new Error(`not a plain SQL identifier: ${name}`);
+  const columns = entity ? [...keyColumns, 'object'] : keyColumns;
+  return `SELECT ${columns.join(', ')} FROM ${table} WHERE stream = ${stream} AND event_time < ${before}${entity ? ' AND deleted_at IS NULL' : ''}`;
+}

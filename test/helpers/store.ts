@@ -54,4 +54,5 @@ export const nothingStored: StoredStreamView = {
   openGaps: async () => [],
   oldestEventAt: async () => null,
   latestSnapshot: async () => null,
+  rowsWrittenBefore: async () => [],
 };

@@ -1,8 +1,12 @@
 // The Auth0 source: reads `/api/v2/events` from the stored cursor, turns frames into source
 // events, and applies the spec's rules for error frames and refusals (401, 403, 410, 400).
-import { CursorExpiredError, UpstreamStopError, UsageError } from '../../common/errors.js';
+import { CursorExpiredError, ExitCode, SinkError, UpstreamStopError, UsageError } from '../../common/errors.js';
+import { interleave } from '../../common/interleave.js';
 import type { Logger } from '../../core/logger.js';
 import { normalizeAuth0Event } from './normalize.js';
+import { ManagementRefusal } from './management-client.js';
+import { readAuth0Snapshot, type Auth0SnapshotStart } from './snapshot.js';
+import { isAuth0SnapshotRow, normalizeAuth0SnapshotRow, snapshotRowTime } from './snapshot-normalize.js';
 import { nowTime, timeAt } from '../../common/time.js';
 import { headerValue, readSseStream, SseHttpError, type SseClientOptions } from '../../sse/client.js';
 import { ConnectionPacer } from '../../sse/pacer.js';
@@ -31,6 +35,8 @@ export interface Auth0SourceOptions {
   errorRetry?: Backoff;
   /** Options passed through to the SSE client (idle timeout, frame limit, backoff). */
   sse?: Partial<Omit<SseClientOptions, 'connect' | 'signal'>>;
+  /** A snapshot's reading: items per list page (default 100), the export job's first poll wait (1 s). */
+  snapshot?: { pageSize?: number; exportPollMs?: number; retryDelayMs?: number };
 }
 
 export const EXPIRED_CURSOR_OVERLAP_MS = 10 * 60_000;
@@ -53,9 +59,79 @@ export function createAuth0Source(options: Auth0SourceOptions): Source {
   return {
     kind: 'auth0',
     definition: { domain: config.domain, url: config.url, eventTypes: config.eventTypes },
-    read: (context) => readAuth0Events(options, context),
-    normalize: normalizeAuth0Event,
+    read: (context) => readAuth0Stream(options, context),
+    normalize: ({ frameEvent, data }) => normalizeAuth0Stored(frameEvent, data),
   };
+}
+
+/** An event of the stream, or a row of a snapshot (by its type), as ingest and `rebuild` normalize it. */
+export function normalizeAuth0Stored(type: string, data: string) {
+  return isAuth0SnapshotRow(type) ? normalizeAuth0SnapshotRow(type, data) : normalizeAuth0Event({ frameEvent: type, data });
+}
+
+/**
+ * The stream, and beside it a snapshot when one is asked for or was stopped part-way. A stream
+ * without a cursor that has (or takes) a snapshot starts from the time its rows are written at, a
+ * margin before it began: every change since is applied over the snapshot, in order.
+ */
+async function* readAuth0Stream(options: Auth0SourceOptions, context: ReadContext): AsyncGenerator<SourceEvent> {
+  const latest = await context.stored.latestSnapshot();
+  let start: Auth0SnapshotStart | null = null;
+  if (latest?.status === 'running') {
+    start = { snapshotId: latest.snapshotId, startedAt: latest.startedAt, position: latest.position, rowsRead: latest.rowsRead, pages: latest.pages };
+  } else if (context.startSnapshot) {
+    start = { snapshotId: (latest?.snapshotId ?? 0) + 1, startedAt: nowTime(), position: null, rowsRead: 0, pages: 0 };
+  }
+  const anchor = start?.startedAt ?? (latest && latest.status !== 'reset' ? latest.startedAt : null);
+  // The stream stops when the snapshot fails, not only when the run does.
+  const stop = new AbortController();
+  let streamContext: ReadContext = { ...context, signal: AbortSignal.any([context.signal, stop.signal]) };
+  if (context.cursor === null && anchor !== null) {
+    const rowTime = snapshotRowTime(anchor);
+    streamContext = { ...streamContext, since: context.since !== null && context.since < rowTime ? context.since : rowTime };
+  }
+  const stream = readAuth0Events(options, streamContext);
+  try {
+    if (start === null) yield* stream;
+    else yield* interleave(snapshotItems(options, start, context), stream, (item) => item.kind === 'event' && item.moreInTransaction === true);
+  } finally {
+    stop.abort();
+  }
+}
+
+async function* snapshotItems(options: Auth0SourceOptions, start: Auth0SnapshotStart, context: ReadContext): AsyncGenerator<SourceEvent> {
+  const { signal } = context;
+  context.onBusy?.(true);
+  try {
+    yield* readAuth0Snapshot(start, {
+      management: { baseUrl: options.config.url, readToken: options.readToken, signal, retryDelayMs: options.snapshot?.retryDelayMs },
+      log: context.log,
+      stored: context.stored,
+      pageSize: options.snapshot?.pageSize,
+      exportPollMs: options.snapshot?.exportPollMs,
+    });
+  } catch (error) {
+    if (signal.aborted) return;
+    throw snapshotFailure(error, options.readToken);
+  } finally {
+    context.onBusy?.(false);
+  }
+}
+
+/** The Management API scopes a snapshot reads with. */
+export const SNAPSHOT_SCOPES = 'read:users, read:organizations, read:organization_members, read:organization_member_roles, read:organization_connections, read:groups, read:group_members, read:roles';
+
+/** Why a snapshot stopped, said for the one who runs it; what it committed resumes on the next start. */
+function snapshotFailure(error: unknown, readToken: () => string): Error {
+  const message = describeBody(error instanceof Error ? error.message : String(error), readToken);
+  const resumes = 'the pages read are committed, and the next start resumes the snapshot after them';
+  if (error instanceof ManagementRefusal && (error.status === 401 || error.status === 403)) {
+    return new UpstreamStopError(`the snapshot could not read Auth0's Management API (${message}); the token needs the scopes ${SNAPSHOT_SCOPES}; ${resumes}`);
+  }
+  if (error instanceof ManagementRefusal && error.status === 404) {
+    return new UsageError(`the snapshot found no Management API there (${message}); check --domain and --url`);
+  }
+  return new SinkError(`the snapshot stopped (${message}); ${resumes}`, ExitCode.runtime);
 }
 
 async function* readAuth0Events(options: Auth0SourceOptions, context: ReadContext): AsyncGenerator<SourceEvent> {

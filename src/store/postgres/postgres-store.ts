@@ -29,7 +29,7 @@ import { migrationsFolder } from '../package-root.js';
 import { exportLine } from '../export-line.js';
 import { compareRows } from '../rebuild-report.js';
 import { STATUS_SQL, toStreamStatus, type StreamStatusRow } from '../stream-status.js';
-import { LATEST_SNAPSHOT_SQL, RESET_SNAPSHOTS_SQL, saveSnapshotSql, snapshotValues, toStoredSnapshot, type SnapshotRow } from '../snapshot-rows.js';
+import { LATEST_SNAPSHOT_SQL, RESET_SNAPSHOTS_SQL, rowsWrittenBeforeSql, saveSnapshotSql, snapshotValues, toStoredSnapshot, type SnapshotRow } from '../snapshot-rows.js';
 import {
   canonicalJson,
   checkDefinition,
@@ -329,6 +329,10 @@ export class PostgresStore implements Store {
       latestSnapshot: () => whileDatabaseAway(async () => {
         const { rows } = await this.pool.query<SnapshotRow>(LATEST_SNAPSHOT_SQL('$1'), [stream]);
         return toStoredSnapshot(rows[0]);
+      }),
+      rowsWrittenBefore: (query) => whileDatabaseAway(async () => {
+        const { rows } = await this.pool.query<Record<string, unknown>>(rowsWrittenBeforeSql(query, '$1', '$2::timestamptz'), [stream, query.before]);
+        return rows;
       }),
     };
   }

@@ -24,7 +24,7 @@ import { acquireLease, assertNotLeased } from './lease.js';
 import { rebuildProjections } from './rebuild.js';
 import { readStatus } from './status.js';
 import { readStream, registerStream, resetStream } from './streams.js';
-import { LATEST_SNAPSHOT_SQL, toStoredSnapshot, type SnapshotRow } from '../snapshot-rows.js';
+import { LATEST_SNAPSHOT_SQL, rowsWrittenBeforeSql, toStoredSnapshot, type SnapshotRow } from '../snapshot-rows.js';
 
 /** Opens (creating and migrating) the database for writing. */
 export function openSqliteStore(options: OpenOptions): SqliteStore {
@@ -130,5 +130,6 @@ function storedStreamView(sqlite: Database.Database, stream: string): StoredStre
     openGaps: async () => openGaps.all(stream).map((r): OpenGap => ({ reason: r.reason, documentId: r.document_id, detail: r.detail })),
     oldestEventAt: async () => oldestEvent.get(stream)?.at ?? null,
     latestSnapshot: async () => toStoredSnapshot(latestSnapshot.get(stream)),
+    rowsWrittenBefore: async (query) => sqlite.prepare<[string, string], Record<string, unknown>>(rowsWrittenBeforeSql(query, '?', '?')).all(stream, query.before),
   };
 }

@@ -1,0 +1,176 @@
+// The initial snapshot of an Auth0 stream: a tenant with users, organizations (members, roles,
+// connections) and groups from before the stream began, changes arriving while the snapshot is
+// read, SIGKILLs in the middle of it, the rate limit hit. The tables must end equal to the tenant
+// as the simulator holds it.
+import { afterAll, describe, expect, it } from 'vitest';
+import { Auth0Tenant, startAuth0Tenant, type ExpectedTenantRows, type TenantShape } from '../src/simulators/auth0-tenant.js';
+import { seededRandom } from '../src/simulators/sanity-simulator.js';
+import { openReadableStore, withStore } from '../src/store/open-store.js';
+import { backends, type TestDatabase } from './helpers/backends.js';
+import { collect, runCli, spawnCli } from './helpers/cli.js';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterAll(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+/** Each table as key texts, spelled as ExpectedTenantRows spells them, in SQL both databases run. */
+const TABLE_SQL: Record<keyof ExpectedTenantRows, string> = {
+  users: "SELECT user_id || '|' || email || '|' || name AS k FROM users WHERE stream = $s AND deleted_at IS NULL",
+  organizations: "SELECT org_id || '|' || name || '|' || display_name AS k FROM organizations WHERE stream = $s AND deleted_at IS NULL",
+  groups: "SELECT group_id || '|' || name AS k FROM groups WHERE stream = $s AND deleted_at IS NULL",
+  organization_members: "SELECT org_id || '|' || user_id AS k FROM organization_members WHERE stream = $s",
+  organization_member_roles: "SELECT org_id || '|' || user_id || '|' || role_id || '|' || role_name AS k FROM organization_member_roles WHERE stream = $s",
+  organization_connections: "SELECT org_id || '|' || connection_id || '|' || CASE WHEN show_as_button THEN '1' ELSE '0' END AS k FROM organization_connections WHERE stream = $s",
+  organization_group_roles: "SELECT org_id || '|' || group_id || '|' || role_id AS k FROM organization_group_roles WHERE stream = $s",
+  group_members: "SELECT group_id || '|' || member_type || '|' || member_id AS k FROM group_members WHERE stream = $s",
+  group_roles: "SELECT group_id || '|' || role_id AS k FROM group_roles WHERE stream = $s",
+};
+
+async function storedRows(db: TestDatabase, stream: string): Promise<ExpectedTenantRows> {
+  const rows = {} as ExpectedTenantRows;
+  for (const [table, sql] of Object.entries(TABLE_SQL)) {
+    const found = await db.rows<{ k: string }>(sql.replace('$s', `'${stream}'`));
+    rows[table as keyof ExpectedTenantRows] = found.map((row) => row.k).sort();
+  }
+  return rows;
+}
+
+const SHAPE: TenantShape = { users: 5000, organizations: 50, membersPerOrganization: 80, groups: 15, membersPerGroup: 40 };
+
+async function startTenant(shape: TenantShape, options: ConstructorParameters<typeof Auth0Tenant>[0] = {}) {
+  const tenant = new Auth0Tenant({ token: 'mgmt-token', ...options });
+  tenant.populate(shape);
+  const server = await startAuth0Tenant(tenant);
+  cleanups.push(server.close);
+  return { tenant, server };
+}
+
+function ingestArgs(stream: string, url: string, db: TestDatabase, ...extra: string[]): string[] {
+  return ['ingest', 'auth0', '--stream', stream, '--domain', 'sim.eu.auth0.com', '--url', url, ...db.args, ...extra];
+}
+
+const noDoubles = (db: TestDatabase, stream: string) =>
+  db.rows(`SELECT event_id FROM events WHERE stream = '${stream}' GROUP BY event_id HAVING count(*) > 1`);
+
+describe.each(backends)('sse-sink ingest auth0 --snapshot on $name', (backend) => {
+  it('ends with every table equal to the tenant, with changes arriving, the rate limit hit and 20 SIGKILLs during the snapshot', async () => {
+    const { tenant, server } = await startTenant(SHAPE, { rateLimitPerSecond: 50, managementDelayMs: 2, exportDelayMs: 300 });
+    const existing = tenant.expectedRows();
+    expect(existing.users).toHaveLength(5000);
+    expect(existing.organizations).toHaveLength(50);
+    expect(existing.organization_member_roles.length).toBeGreaterThan(1000);
+    expect(existing.organization_group_roles.length).toBeGreaterThan(0);
+    const db = backend.fresh();
+    const args = ingestArgs('tenant', server.url, db, '--snapshot', '--snapshot-page-size', '20');
+    const env = { AUTH0_TOKEN: 'mgmt-token', ...db.env };
+
+    // Changes keep arriving from the first run on, killed or not.
+    const changer = setInterval(() => tenant.change(), 10);
+    cleanups.push(async () => clearInterval(changer));
+    const random = seededRandom(5);
+    let killedMidSnapshot = 0;
+    for (let round = 0; killedMidSnapshot < 20 && round < 40; round++) {
+      const child = spawnCli(args, env);
+      const done = collect(child);
+      // Killed after a few more Management API requests: always inside the snapshot's reading.
+      const before = tenant.managementRequests();
+      const requests = 2 + Math.floor(random() * 8);
+      const deadline = Date.now() + 20_000;
+      while (tenant.managementRequests() < before + requests && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 2));
+      child.kill('SIGKILL');
+      const result = await done;
+      expect(result.signal, result.stderr).toBe('SIGKILL');
+      const [snapshot] = await db.rows<{ status: string }>("SELECT status FROM snapshots WHERE stream = 'tenant'");
+      if (snapshot?.status === 'running') killedMidSnapshot++;
+      expect(await noDoubles(db, 'tenant')).toEqual([]);
+    }
+    expect(killedMidSnapshot).toBe(20);
+
+    // The same command, as a restart runs it: it resumes the snapshot, then follows the stream;
+    // meanwhile `status` says so. Changes go on for a while, then the tenant is quiet.
+    tenant.injectManagementFaults('http-500', 'http-429');
+    const finalRun = collect(spawnCli([...args, '--until-idle', '3'], env));
+    setTimeout(() => clearInterval(changer), 1500);
+    let ended = false;
+    void finalRun.then(() => (ended = true));
+    const states = new Set<string>();
+    while (!ended) {
+      const status = (await withStore(openReadableStore(db.target), (store) => store.status())).find((s) => s.name === 'tenant');
+      if (status) states.add(status.state);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const final = await finalRun;
+    expect(final.code, final.stderr).toBe(0);
+    expect(states).toContain('snapshotting');
+    expect(await storedRows(db, 'tenant')).toEqual(tenant.expectedRows());
+    expect(await noDoubles(db, 'tenant')).toEqual([]);
+    // The rate limit was used up again and again, and never gone over: each answer's
+    // X-RateLimit-Remaining: 0 made the next request wait for X-RateLimit-Reset.
+    expect(tenant.rateLimited.exhaustedSeconds).toBeGreaterThan(3);
+    expect(tenant.rateLimited.refused).toBe(0);
+    expect(await db.rows("SELECT snapshot_id, status FROM snapshots WHERE stream = 'tenant'")).toEqual([{ snapshot_id: 1, status: 'finished' }]);
+    const [users] = await db.rows<{ n: number }>("SELECT count(DISTINCT subject_id) AS n FROM events WHERE stream = 'tenant' AND type = 'snapshot.user'");
+    expect(Number(users.n)).toBeGreaterThanOrEqual(5000);
+    const [deadLetters] = await db.rows<{ n: number }>("SELECT count(*) AS n FROM dead_letters WHERE stream = 'tenant'");
+    expect(Number(deadLetters.n)).toBe(0);
+
+    // The history alone gives the same tables.
+    const rebuilt = await runCli(['rebuild', 'tenant', ...db.args], env);
+    expect(rebuilt.code, rebuilt.stderr).toBe(0);
+    expect(rebuilt.stdout).toContain('no differences');
+  }, 300_000);
+
+  it('sse-sink snapshot marks deleted the users, and removes the memberships, the tenant no longer has', async () => {
+    const { tenant, server } = await startTenant({ users: 400, organizations: 6, membersPerOrganization: 30, groups: 4, membersPerGroup: 20 });
+    const db = backend.fresh();
+    const env = { AUTH0_TOKEN: 'mgmt-token', ...db.env };
+    const first = collect(spawnCli(ingestArgs('again', server.url, db, '--snapshot', '--until-idle', '2'), env));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    for (let i = 0; i < 20; i++) tenant.change();
+    const firstRun = await first;
+    expect(firstRun.code, firstRun.stderr).toBe(0);
+    expect(await storedRows(db, 'again')).toEqual(tenant.expectedRows());
+    const [{ cursor }] = await db.rows<{ cursor: string | null }>("SELECT cursor FROM streams WHERE name = 'again'");
+    expect(cursor).not.toBeNull();
+
+    const before = tenant.expectedRows();
+    tenant.removeQuietly(5);
+    const after = tenant.expectedRows();
+    const userIdOf = (row: string) => row.split('|').slice(0, 2).join('|');
+    const goneUsers = before.users.filter((row) => !after.users.includes(row)).map(userIdOf).sort();
+    const deletedSql = "SELECT user_id FROM users WHERE stream = 'again' AND deleted_at IS NOT NULL ORDER BY user_id";
+    const deletedBefore = new Set((await db.rows<{ user_id: string }>(deletedSql)).map((row) => row.user_id));
+    expect(goneUsers).toHaveLength(5);
+    const snapshot = await runCli(['snapshot', 'again', '--url', server.url, '--until-idle', '1', ...db.args], env);
+    expect(snapshot.code, snapshot.stderr).toBe(0);
+    expect(await storedRows(db, 'again')).toEqual(after);
+    const deleted = (await db.rows<{ user_id: string }>(deletedSql)).map((row) => row.user_id).filter((id) => !deletedBefore.has(id));
+    expect(deleted).toEqual(goneUsers);
+    const reasons = await db.rows<{ event_id: string; payload: unknown }>("SELECT event_id, payload FROM events WHERE stream = 'again' AND type = 'snapshot.delete' AND subject_kind = 'user' ORDER BY event_id");
+    expect(reasons.map((row) => row.event_id)).toEqual(goneUsers.map((id) => `snapshot-delete:2:users:${id}`));
+    const payload = typeof reasons[0].payload === 'string' ? JSON.parse(reasons[0].payload) : reasons[0].payload;
+    expect(payload).toMatchObject({ snapshot: 2, table: 'users', reason: 'not in the tenant at snapshot 2' });
+    const rebuilt = await runCli(['rebuild', 'again', ...db.args], env);
+    expect(rebuilt.code, rebuilt.stderr).toBe(0);
+    expect(rebuilt.stdout).toContain('no differences');
+  }, 120_000);
+
+  it('stops with exit 3 naming the scopes when the Management API refuses the token, and resumes once it reads again', async () => {
+    const { tenant, server } = await startTenant({ users: 300, organizations: 4, membersPerOrganization: 20, groups: 3, membersPerGroup: 10 });
+    const db = backend.fresh();
+    const env = { AUTH0_TOKEN: 'mgmt-token', ...db.env };
+    const args = ingestArgs('refused', server.url, db, '--snapshot', '--until-idle', '1');
+    // The first request only asks for the users' count (an estimate, done without); the second starts the export.
+    tenant.injectManagementFaults('http-403', 'http-403');
+    const refused = await runCli(args, env);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toMatch(/the snapshot could not read Auth0's Management API \(.*HTTP 403.*the token needs the scopes read:users, read:organizations/);
+    expect(refused.stderr).not.toContain('mgmt-token');
+    expect(await db.rows("SELECT snapshot_id, status FROM snapshots WHERE stream = 'refused'")).toEqual([{ snapshot_id: 1, status: 'running' }]);
+    const resumed = await runCli(args, env);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(await db.rows("SELECT snapshot_id, status FROM snapshots WHERE stream = 'refused'")).toEqual([{ snapshot_id: 1, status: 'finished' }]);
+    expect(await storedRows(db, 'refused')).toEqual(tenant.expectedRows());
+  }, 120_000);
+});
