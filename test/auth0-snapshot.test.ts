@@ -156,6 +156,18 @@ describe.each(backends)('sse-sink ingest auth0 --snapshot on $name', (backend) =
     expect(rebuilt.stdout).toContain('no differences');
   }, 120_000);
 
+  it('reads a Management API that ignores fields=roles and include_totals: roles fetched per member, bare arrays paged', async () => {
+    const { tenant, server } = await startTenant({ users: 200, organizations: 3, membersPerOrganization: 25, groups: 2, membersPerGroup: 5 }, { plainAnswers: true });
+    const db = backend.fresh();
+    const env = { AUTH0_TOKEN: 'mgmt-token', ...db.env };
+    const run = await runCli(ingestArgs('plain', server.url, db, '--snapshot', '--snapshot-page-size', '2', '--until-idle', '1'), env);
+    expect(run.code, run.stderr).toBe(0);
+    const expected = tenant.expectedRows();
+    expect(expected.organization_member_roles.length).toBeGreaterThan(10);
+    expect(expected.organization_connections.length).toBeGreaterThan(2);
+    expect(await storedRows(db, 'plain')).toEqual(expected);
+  }, 120_000);
+
   it('stops with exit 3 naming the scopes when the Management API refuses the token, and resumes once it reads again', async () => {
     const { tenant, server } = await startTenant({ users: 300, organizations: 4, membersPerOrganization: 20, groups: 3, membersPerGroup: 10 });
     const db = backend.fresh();

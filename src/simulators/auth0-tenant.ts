@@ -83,6 +83,11 @@ export interface Auth0TenantOptions {
   managementDelayMs?: number;
   /** How long a users-export job takes (default 200 ms). */
   exportDelayMs?: number;
+  /**
+   * Answer as an API that ignores `fields` (members listed without their roles) and
+   * `include_totals` (offset lists as bare arrays): the other reading of what the docs leave open.
+   */
+  plainAnswers?: boolean;
 }
 
 /** The tenant's projection rows as sse-sink's tables should hold them, by table: sorted key texts. */
@@ -388,7 +393,7 @@ export class Auth0Tenant {
     if (root === 'organizations' && id) {
       if (!this.organizations.has(id)) return json(404, { statusCode: 404, message: 'No organization found by that id' });
       if (sub === 'members' && parts.length === 3) {
-        const withRoles = (query.get('fields') ?? '').split(',').includes('roles');
+        const withRoles = !this.options.plainAnswers && (query.get('fields') ?? '').split(',').includes('roles');
         const members = [...this.orgMembers(id)].map(([userId, roles]) => ({
           user_id: userId,
           email: this.users.get(userId)?.email,
@@ -397,8 +402,8 @@ export class Auth0Tenant {
         }));
         return checkpoint(members, (m) => m.user_id, query, 'members');
       }
-      if (sub === 'members' && subId && subSub === 'roles') return offset([...(this.orgMembers(id).get(subId)?.values() ?? [])], query, 'roles');
-      if (sub === 'enabled_connections' && parts.length === 3) return offset([...this.orgConnections(id).values()], query, 'enabled_connections');
+      if (sub === 'members' && subId && subSub === 'roles') return this.offset([...(this.orgMembers(id).get(subId)?.values() ?? [])], query, 'roles');
+      if (sub === 'enabled_connections' && parts.length === 3) return this.offset([...this.orgConnections(id).values()], query, 'enabled_connections');
       if (sub === 'groups' && parts.length === 3) return checkpoint([...this.groups.values()].filter((g) => g.organization_id === id), (g) => g.id, query, 'groups');
       if (sub === 'groups' && subId && subSub === 'roles') return checkpoint([...this.orgGroupRoles(id, subId).values()], (r) => r.id, query, 'roles');
     }
@@ -442,6 +447,15 @@ export class Auth0Tenant {
     const job = this.jobs.get(name.replace(/\.json\.gz$/, ''));
     if (!job?.file) return { status: 403, body: '<Error><Code>AccessDenied</Code></Error>' };
     return { status: 200, headers: { 'content-type': 'application/gzip' }, body: job.file };
+  }
+
+  /** Offset pages with `include_totals`: `{<key>, start, limit, total}`; without (or plainAnswers), a bare array. */
+  private offset<T>(items: T[], query: URLSearchParams, key: string): PlainReply {
+    const page = Number(query.get('page') ?? 0);
+    const perPage = Math.min(100, Number(query.get('per_page') ?? 50));
+    const slice = items.slice(page * perPage, (page + 1) * perPage);
+    if (this.options.plainAnswers || query.get('include_totals') !== 'true') return json(200, slice);
+    return json(200, { start: page * perPage, limit: perPage, total: items.length, [key]: slice });
   }
 
   /** The rate limit: per second, as Auth0's Management API limits are. */
@@ -624,15 +638,6 @@ function checkpoint<T>(items: T[], idOf: (item: T) => string, query: URLSearchPa
   const page = start < 0 ? [] : sorted.slice(start, start + take);
   const more = start >= 0 && start + take < sorted.length;
   return json(200, { [key]: page, ...(more ? { next: Buffer.from(idOf(page.at(-1)!)).toString('base64url') } : {}) });
-}
-
-/** Offset pages with `include_totals`: `{<key>, start, limit, total}`; without, a bare array. */
-function offset<T>(items: T[], query: URLSearchParams, key: string): PlainReply {
-  const page = Number(query.get('page') ?? 0);
-  const perPage = Math.min(100, Number(query.get('per_page') ?? 50));
-  const slice = items.slice(page * perPage, (page + 1) * perPage);
-  if (query.get('include_totals') !== 'true') return json(200, slice);
-  return json(200, { start: page * perPage, limit: perPage, total: items.length, [key]: slice });
 }
 
 function json(status: number, body: unknown): PlainReply {

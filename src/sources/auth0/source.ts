@@ -119,7 +119,9 @@ async function* snapshotItems(options: Auth0SourceOptions, start: Auth0SnapshotS
 }
 
 /** The Management API scopes a snapshot reads with. */
-export const SNAPSHOT_SCOPES = 'read:users, read:organizations, read:organization_members, read:organization_member_roles, read:organization_connections, read:groups, read:group_members, read:roles';
+export const SNAPSHOT_SCOPES =
+  'read:users, read:organizations, read:organization_members, read:organization_member_roles, read:organization_connections, ' +
+  'read:organization_groups, read:organization_group_roles, read:groups, read:group_members, read:group_roles';
 
 /** Why a snapshot stopped, said for the one who runs it; what it committed resumes on the next start. */
 function snapshotFailure(error: unknown, readToken: () => string): Error {
