@@ -2,6 +2,7 @@
 // connections) and groups from before the stream began, changes arriving while the snapshot is
 // read, SIGKILLs in the middle of it, the rate limit hit. The tables must end equal to the tenant
 // as the simulator holds it.
+import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Auth0Tenant, startAuth0Tenant, type ExpectedTenantRows, type TenantShape } from '../src/simulators/auth0-tenant.js';
 import { seededRandom } from '../src/simulators/sanity-simulator.js';
@@ -35,6 +36,16 @@ async function storedRows(db: TestDatabase, stream: string): Promise<ExpectedTen
   }
   return rows;
 }
+
+/** The README's Auth0 snapshot examples, word for word. */
+const README_SOURCE_SQL = `SELECT CASE WHEN e.type = 'snapshot.user' THEN 'snapshot' ELSE 'stream' END AS source, count(*) AS users
+FROM users u JOIN events e ON e.stream = u.stream AND e.seq = u.event_seq
+WHERE u.stream = 'tenant' AND u.deleted_at IS NULL
+GROUP BY 1 ORDER BY 1;`;
+const README_DELETED_SQL = `SELECT u.user_id, u.email, u.deleted_at
+FROM users u JOIN events e ON e.stream = u.stream AND e.seq = u.event_seq
+WHERE u.stream = 'tenant' AND e.type = 'snapshot.delete'
+ORDER BY u.user_id;`;
 
 const SHAPE: TenantShape = { users: 5000, organizations: 50, membersPerOrganization: 80, groups: 15, membersPerGroup: 40 };
 
@@ -151,6 +162,20 @@ describe.each(backends)('sse-sink ingest auth0 --snapshot on $name', (backend) =
     expect(reasons.map((row) => row.event_id)).toEqual(goneUsers.map((id) => `snapshot-delete:2:users:${id}`));
     const payload = typeof reasons[0].payload === 'string' ? JSON.parse(reasons[0].payload) : reasons[0].payload;
     expect(payload).toMatchObject({ snapshot: 2, table: 'users', reason: 'not in the tenant at snapshot 2' });
+
+    // The README's examples, as a user runs them (with the stream's name), on either database.
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    expect(readme).toContain(README_SOURCE_SQL);
+    expect(readme).toContain(README_DELETED_SQL);
+    const query = async (sql: string) => {
+      const out = await runCli(['query', sql.replaceAll("'tenant'", "'again'"), '--format', 'json', ...db.args], env);
+      expect(out.code, out.stderr).toBe(0);
+      return JSON.parse(out.stdout) as Record<string, unknown>[];
+    };
+    const bySource = (await query(README_SOURCE_SQL)).map((row) => ({ ...row, users: Number(row.users) }));
+    expect(bySource.map((row) => row.source)).toEqual(['snapshot', 'stream']);
+    expect(bySource.reduce((sum, row) => sum + row.users, 0)).toBe(after.users.length);
+    expect((await query(README_DELETED_SQL)).map((row) => row.user_id)).toEqual(goneUsers);
     const rebuilt = await runCli(['rebuild', 'again', ...db.args], env);
     expect(rebuilt.code, rebuilt.stderr).toBe(0);
     expect(rebuilt.stdout).toContain('no differences');
