@@ -172,7 +172,7 @@ describe.each(backends)('sse-sink ingest auth0 --snapshot on $name', (backend) =
       expect(out.code, out.stderr).toBe(0);
       return JSON.parse(out.stdout) as Record<string, unknown>[];
     };
-    const bySource = (await query(README_SOURCE_SQL)).map((row) => ({ ...row, users: Number(row.users) }));
+    const bySource = (await query(README_SOURCE_SQL)).map((row) => ({ source: String(row.source), users: Number(row.users) }));
     expect(bySource.map((row) => row.source)).toEqual(['snapshot', 'stream']);
     expect(bySource.reduce((sum, row) => sum + row.users, 0)).toBe(after.users.length);
     expect((await query(README_DELETED_SQL)).map((row) => row.user_id)).toEqual(goneUsers);

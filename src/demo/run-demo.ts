@@ -6,12 +6,11 @@ import { SanitySource } from '../sources/sanity/source.js';
 import type { StreamStatus } from '../core/store.js';
 import { openReadableStore, openStore, withStore, type StoreTarget } from '../store/open-store.js';
 import { DEFAULT_SCHEMA, isPostgresUrl, maskedUrl } from '../store/postgres/connection.js';
-import { eventEntry, keepAlive, offsetAt, serveAfterCursor } from '../simulators/auth0-simulator.js';
 import { simulatedTenantSource } from './auth0-source.js';
-import { demoTenantEvents } from '../simulators/demo-tenant.js';
+import { startAuth0Tenant } from '../simulators/auth0-tenant.js';
+import { DEMO_CHANGES, demoTenant } from '../simulators/demo-tenant.js';
 import { simulatedDatasetConfig } from './sanity-config.js';
 import { randomScript, SanitySimulator, startSanitySimulator } from '../simulators/sanity-simulator.js';
-import { startSseTestServer } from '../simulators/sse-server.js';
 import { formatRows } from '../cli/format.js';
 import type { IngestPlan } from '../cli/ingest-options.js';
 import { runIngestPlans } from '../cli/run-plans.js';
@@ -36,6 +35,11 @@ GROUP BY o.display_name, r.role_name ORDER BY organization, role`,
   count(*) FILTER (WHERE email_verified) AS verified FROM users`,
   },
   {
+    title: 'Auth0 history: the snapshot of the tenant that existed before the stream, then the events',
+    sql: `SELECT CASE WHEN type LIKE 'snapshot.%' THEN 'snapshot' ELSE 'event' END AS source, count(*) AS rows FROM events
+WHERE stream = '${AUTH0_STREAM}' GROUP BY 1 ORDER BY 1`,
+  },
+  {
     title: 'Sanity documents by type and kind (published, draft, release version)',
     sql: `SELECT doc_type, id_kind, count(*) AS documents, count(*) FILTER (WHERE deleted_at IS NOT NULL) AS deleted
 FROM documents GROUP BY doc_type, id_kind ORDER BY doc_type, id_kind`,
@@ -58,13 +62,11 @@ export interface DemoOptions {
 export async function runDemo({ db, print }: DemoOptions): Promise<void> {
   await replacePreviousDemo(db);
   const started = Date.now();
-  const tenant = demoTenantEvents();
-  const auth0 = await startSseTestServer(
-    serveAfterCursor(tenant.map((event, i) => eventEntry(event, offsetAt(i))), {
-      pace: { framesPerTick: 25, tickMs: 5 },
-      tail: keepAlive(60_000, 250),
-    }),
-  );
+  // Most of the tenant exists before sse-sink starts (its stream begins with a snapshot of it);
+  // more changes are made while it listens.
+  const tenant = demoTenant();
+  const auth0 = await startAuth0Tenant(tenant);
+  let tenantChanges = DEMO_CHANGES.during;
   const dataset = new SanitySimulator({ keepAliveMs: 250 });
   const script = randomScript({ seed: 11, transactions: 240, documents: 30, keepPublished: true, types: ['post', 'author'] });
   // Most of the dataset exists before sse-sink starts (its stream begins with a snapshot of it);
@@ -73,6 +75,7 @@ export async function runDemo({ db, print }: DemoOptions): Promise<void> {
   const sanity = await startSanitySimulator(dataset);
   const live = setInterval(() => {
     if (dataset.listens.length > 0 && script.length > 200) dataset.publish(...script.splice(200, 10));
+    for (let i = 0; i < 4 && tenant.eventStreamsOpened > 0 && tenantChanges > 0; i++, tenantChanges--) tenant.change();
   }, 100);
   try {
     print(`sse-sink demo: simulated Auth0 tenant at ${auth0.url}, Sanity dataset at ${sanity.url}; ingesting into ${describeTarget(db)}`);
@@ -88,9 +91,10 @@ export async function runDemo({ db, print }: DemoOptions): Promise<void> {
 function demoPlans(auth0Url: string, sanityUrl: string): IngestPlan[] {
   return [
     {
-      checked: { stream: AUTH0_STREAM, since: null, untilIdleMs: IDLE_MS },
+      checked: { stream: AUTH0_STREAM, since: null, snapshot: 'first-run', untilIdleMs: IDLE_MS },
       kind: 'auth0',
-      createSource: () => simulatedTenantSource(auth0Url, 'demo-token', { domain: 'demo.eu.auth0.com', tokenSource: 'the demo' }),
+      createSource: () =>
+        simulatedTenantSource(auth0Url, 'demo-token', { domain: 'demo.eu.auth0.com', tokenSource: 'the demo', snapshot: { exportPollMs: 100 } }),
     },
     {
       checked: { stream: SANITY_STREAM, since: null, snapshot: 'first-run', untilIdleMs: IDLE_MS },
@@ -148,7 +152,7 @@ async function printResults(target: StoreTarget, seconds: number, print: (text: 
       'Try next:',
       `  npx sse-sink status --db ${db}`,
       `  npx sse-sink query --db ${db} "SELECT type, count(*) AS n FROM events GROUP BY type ORDER BY n DESC"`,
-      `  npx sse-sink query --db ${db} "SELECT occurred_at, type FROM events WHERE subject_id = 'auth0|demo000' ORDER BY seq"`,
+      `  npx sse-sink query --db ${db} "SELECT occurred_at, type FROM events WHERE subject_id = 'auth0|u0000001' ORDER BY seq"`,
       `  npx sse-sink export --db ${db} --stream ${SANITY_STREAM} --type mutation.update | head -3`,
     ].join('\n'),
   );

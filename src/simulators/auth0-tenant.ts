@@ -126,6 +126,8 @@ export class Auth0Tenant {
   readonly log: LoggedEvent[] = [];
   /** Management API answers by status, for tests. */
   readonly managementStatuses = new Map<number, number>();
+  /** `/api/v2/events` requests answered with a stream. */
+  eventStreamsOpened = 0;
   /** Seconds in which the rate limit was used up, and requests refused (429) for going over it. */
   readonly rateLimited = { exhaustedSeconds: 0, refused: 0 };
   private readonly random: () => number;
@@ -231,7 +233,7 @@ export class Auth0Tenant {
     } else if (roll < 0.66) {
       if (orgIds.length > 0 && this.random() < 0.6) {
         const org = this.organizations.get(this.pick(orgIds))!;
-        org.display_name = `${org.name} ${Math.floor(this.random() * 1000)}`;
+        org.display_name = `Organization ${org.id.slice('org_'.length).replace(/^0+/, '')} ${this.pick(['Inc.', 'Ltd', 'GmbH', 'SA'])}`;
         this.emit('organization.updated', { ...org });
       } else {
         const org = this.addOrganization();
@@ -499,6 +501,7 @@ export class Auth0Tenant {
       first = this.log.findIndex((entry) => Date.parse(entry.time) >= since);
       if (first < 0) first = this.log.length;
     }
+    this.eventStreamsOpened++;
     return { status: 200, headers: { 'content-type': 'text/event-stream' }, steps: this.eventSteps(first, types) };
   }
 
