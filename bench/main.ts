@@ -11,7 +11,7 @@ import { benchSanity, ingestSanity } from './sanity.bench.js';
 import { startTestPostgres } from '../harness/postgres-server.js';
 import { benchPostgres, type PostgresLine } from './postgres.bench.js';
 import { benchExport } from './export.bench.js';
-import { benchSnapshot, snapshotLine } from './snapshot.bench.js';
+import { auth0SnapshotLine, benchAuth0Snapshot, benchSnapshot, snapshotLine } from './snapshot.bench.js';
 import { benchSseClient } from './sse-client.bench.js';
 import { benchWriter, writerByBatchSize } from './writer.bench.js';
 
@@ -58,6 +58,8 @@ console.log('Sanity catch-up…');
 const catchUp = await benchCatchUp();
 console.log('Sanity snapshot…');
 const snapshot = await benchSnapshot();
+console.log('Auth0 snapshot…');
+const auth0Snapshot = await benchAuth0Snapshot();
 
 console.log('PostgreSQL end-to-end (a throw-away server, fsync on)…');
 const postgresServer = await startTestPostgres({ durable: true });
@@ -84,6 +86,7 @@ console.log(`- ${componentLine(sseClient)}`);
 console.log(`- ${componentLine(exportHistory)}`);
 console.log(`- ${catchUpLine(catchUp)}`);
 console.log(`- ${snapshotLine(snapshot)}`);
+console.log(`- ${auth0SnapshotLine(auth0Snapshot)}`);
 for (const p of postgres) {
   console.log(
     `- ${p.name} (100k events, 500/batch, one transaction each): ${Math.round(p.eventsPerSecond)} events/s, peak RSS ${Math.round(p.peakRssMb)} MB (${p.rss}); ` +
@@ -110,6 +113,7 @@ writeFileSync(
       export: exportHistory,
       catchUp,
       snapshot,
+      auth0Snapshot,
       postgres,
       writerByBatchSize: chart,
     },

@@ -292,6 +292,34 @@ export class Auth0Tenant {
   }
 
   /**
+   * The tenant as it stands, told as events (`….created`, `….added`, `….assigned`): a tenant whose
+   * whole history is in the stream, for comparing a snapshot with the same rows arriving live.
+   */
+  announceAll(): void {
+    for (const user of this.users.values()) this.emit('user.created', { ...user });
+    for (const org of this.organizations.values()) {
+      this.emit('organization.created', { ...org });
+      for (const [userId, roles] of this.orgMembers(org.id)) {
+        this.emit('organization.member.added', { organization: { id: org.id, name: org.name }, user: { user_id: userId } });
+        for (const role of roles.values()) this.emit('organization.member.role.assigned', { organization: { id: org.id }, user: { user_id: userId }, role });
+      }
+      for (const c of this.orgConnections(org.id).values()) {
+        this.emit('organization.connection.added', { organization: { id: org.id }, connection: { id: c.connection_id, ...c.connection }, ...flags(c) });
+      }
+    }
+    for (const group of this.groups.values()) {
+      this.emit('group.created', { ...group });
+      for (const userId of this.groupMembersOf(group.id).keys()) this.emit('group.member.added', { group: { id: group.id }, member: { member_type: 'user', id: userId } });
+      for (const role of this.rolesOf(group.id).values()) this.emit('group.role.assigned', { group: { id: group.id }, role });
+      if (group.organization_id) {
+        for (const role of this.orgGroupRoles(group.organization_id, group.id).values()) {
+          this.emit('organization.group.role.assigned', { organization: { id: group.organization_id }, group: { id: group.id }, role });
+        }
+      }
+    }
+  }
+
+  /**
    * Removals the stream never reports (events lost upstream, or older than its retention): some
    * users with their memberships, organization members and group roles. Only a snapshot finds them.
    */
