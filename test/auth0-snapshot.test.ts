@@ -193,6 +193,16 @@ describe.each(backends)('sse-sink ingest auth0 --snapshot on $name', (backend) =
     expect(await storedRows(db, 'plain')).toEqual(expected);
   }, 120_000);
 
+  it('snapshots only the families an --event-type filter follows', async () => {
+    const { tenant, server } = await startTenant({ users: 150, organizations: 3, membersPerOrganization: 20, groups: 2, membersPerGroup: 5 });
+    const db = backend.fresh();
+    const env = { AUTH0_TOKEN: 'mgmt-token', ...db.env };
+    const run = await runCli(ingestArgs('users-only', server.url, db, '--event-type', 'user.created', '--event-type', 'user.updated', '--snapshot', '--until-idle', '1'), env);
+    expect(run.code, run.stderr).toBe(0);
+    expect((await storedRows(db, 'users-only')).users).toEqual(tenant.expectedRows().users);
+    expect(await db.rows("SELECT DISTINCT type FROM events WHERE stream = 'users-only'")).toEqual([{ type: 'snapshot.user' }]);
+  }, 60_000);
+
   it('stops with exit 3 naming the scopes when the Management API refuses the token, and resumes once it reads again', async () => {
     const { tenant, server } = await startTenant({ users: 300, organizations: 4, membersPerOrganization: 20, groups: 3, membersPerGroup: 10 });
     const db = backend.fresh();

@@ -52,6 +52,11 @@ export interface Auth0SnapshotReading {
   usersPerPage?: number;
   /** The first wait between two looks at the export job, growing to 5 s (default 1 s). */
   exportPollMs?: number;
+  /**
+   * The families the stream follows (`user`, `organization`, `group`: from its `--event-type`
+   * filter); the others' tables would go stale at once, so they are not read. Default: all.
+   */
+  families?: ReadonlySet<string>;
 }
 
 /**
@@ -125,19 +130,25 @@ class SnapshotReader {
     if (this.start.pages === 0) yield { ...this.progress };
     log.info(this.start.pages === 0 ? 'snapshot started' : 'snapshot resumed', { snapshot: this.start.snapshotId, phase: position.phase, rowsRead: this.progress.rowsRead });
     if (position.phase === 'users') {
-      yield* this.users(position);
+      if (this.follows('users')) yield* this.users(position);
       position = { phase: 'organizations' };
     }
     if (position.phase === 'organizations') {
-      yield* this.entities(position, '/organizations', 'organizations', 'snapshot.organization', (id) => this.organizationParts(id));
+      if (this.follows('organizations')) yield* this.entities(position, '/organizations', 'organizations', 'snapshot.organization', (id) => this.organizationParts(id));
       position = { phase: 'groups' };
     }
-    yield* this.entities(position, '/groups', 'groups', 'snapshot.group', (id) => this.groupParts(id));
+    if (this.follows('groups')) yield* this.entities(position, '/groups', 'groups', 'snapshot.group', (id) => this.groupParts(id));
     yield* this.vanished();
     this.progress.status = 'finished';
     this.progress.finishedAt = nowTime();
     yield { ...this.progress };
     log.info('snapshot finished', { snapshot: this.start.snapshotId, rowsRead: this.progress.rowsRead, pages: this.progress.pages, rowsDeleted: this.progress.rowsDeleted });
+  }
+
+  /** Whether the stream follows the family a table (or phase) belongs to. */
+  private follows(table: string): boolean {
+    const family = table === 'users' ? 'user' : table.startsWith('organization') ? 'organization' : 'group';
+    return this.reading.families === undefined || this.reading.families.has(family);
   }
 
   /** The users export: a job of its own, or the one a stopped snapshot was reading, its lines read after those committed. */
@@ -354,6 +365,7 @@ class SnapshotReader {
   private async *vanished(): AsyncGenerator<SnapshotItem> {
     const before = snapshotRowTime(this.start.startedAt);
     for (const [table, keyColumns] of Object.entries(AUTH0_SNAPSHOT_TABLES)) {
+      if (!this.follows(table)) continue;
       const entity = ENTITY_TABLES.has(table);
       const rows = await this.reading.stored.rowsWrittenBefore({ table: table as ProjectionTable, keyColumns: keyColumns!, before, entity });
       for (const row of rows) {

@@ -101,6 +101,7 @@ async function* readAuth0Stream(options: Auth0SourceOptions, context: ReadContex
 
 async function* snapshotItems(options: Auth0SourceOptions, start: Auth0SnapshotStart, context: ReadContext): AsyncGenerator<SourceEvent> {
   const { signal } = context;
+  const { eventTypes } = options.config;
   context.onBusy?.(true);
   try {
     yield* readAuth0Snapshot(start, {
@@ -109,6 +110,7 @@ async function* snapshotItems(options: Auth0SourceOptions, start: Auth0SnapshotS
       stored: context.stored,
       pageSize: options.snapshot?.pageSize,
       exportPollMs: options.snapshot?.exportPollMs,
+      families: eventTypes.length === 0 ? undefined : new Set(eventTypes.map((type) => type.split('.')[0])),
     });
   } catch (error) {
     if (signal.aborted) return;
