@@ -1,6 +1,7 @@
 // The Auth0 ingester killed with SIGKILL at random moments ends, after one clean run, with exactly
 // the rows a single uninterrupted run makes: none missing, none doubled, the same projections.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AUTH0_SNAPSHOT_TABLES } from '../src/sources/auth0/snapshot-normalize.js';
 // Seeded, so that a failing run can be replayed with AUTH0_CRASH_SEED.
 import { seededRandom } from '../src/simulators/sanity-simulator.js';
 import { startSseTestServer, type SseTestServer } from '../src/simulators/sse-server.js';
@@ -14,17 +15,8 @@ const FRAMES = 5000;
 const KILLS = 24;
 const tokenEnv = { AUTH0_TOKEN: 'tok-crash' };
 
-const PROJECTIONS: Record<string, string[]> = {
-  users: ['user_id'],
-  organizations: ['org_id'],
-  groups: ['group_id'],
-  organization_members: ['org_id', 'user_id'],
-  organization_member_roles: ['org_id', 'user_id', 'role_id'],
-  organization_connections: ['org_id', 'connection_id'],
-  organization_group_roles: ['org_id', 'group_id', 'role_id'],
-  group_members: ['group_id', 'member_type', 'member_id'],
-  group_roles: ['group_id', 'role_id'],
-};
+/** Every Auth0 table by its key columns: compared whole after the crashes. */
+const PROJECTIONS = Object.fromEntries(Object.entries(AUTH0_SNAPSHOT_TABLES).map(([table, described]) => [table, described!.keyColumns]));
 
 /** Every row that matters, with the event that last wrote each projection row named by its id, not its local seq. */
 async function snapshot(db: TestDatabase) {

@@ -4,7 +4,7 @@
 // the snapshot began, and the stream is read from that time: so every event after it is applied
 // over the snapshot, in order, and every older one loses to it.
 import type { NormalizeResult, ProjectionOp, ProjectionTable } from '../../core/change.js';
-import { isRecord } from '../../common/text.js';
+import { readSnapshotPayload } from '../../common/snapshot-payload.js';
 import { canonicalTime, shiftTime } from '../../common/time.js';
 import { asObject, connectionRowValues, groupRowValues, nonEmptyString, roleValues, userRowValues } from './normalize.js';
 
@@ -57,36 +57,25 @@ export function snapshotDeletePayload(context: Auth0SnapshotRowContext, table: P
 }
 
 /** The tables whose rows are entities: a snapshot marks them deleted instead of removing them. */
-const ENTITY_TABLES = new Set<ProjectionTable>(['users', 'organizations', 'groups']);
+export const ENTITY_TABLES: ReadonlySet<string> = new Set<ProjectionTable>(['users', 'organizations', 'groups']);
 
-const SUBJECT_OF: Partial<Record<ProjectionTable, { kind: 'user' | 'organization' | 'group'; column: string }>> = {
-  users: { kind: 'user', column: 'user_id' },
-  organizations: { kind: 'organization', column: 'org_id' },
-  groups: { kind: 'group', column: 'group_id' },
-  organization_members: { kind: 'organization', column: 'org_id' },
-  organization_member_roles: { kind: 'organization', column: 'org_id' },
-  organization_connections: { kind: 'organization', column: 'org_id' },
-  organization_group_roles: { kind: 'organization', column: 'org_id' },
-  group_members: { kind: 'group', column: 'group_id' },
-  group_roles: { kind: 'group', column: 'group_id' },
-};
-
-/** The tables a re-snapshot looks for vanished rows in, with their key columns. */
-export const AUTH0_SNAPSHOT_TABLES: Partial<Record<ProjectionTable, readonly string[]>> = {
-  users: ['user_id'],
-  organizations: ['org_id'],
-  groups: ['group_id'],
-  organization_members: ['org_id', 'user_id'],
-  organization_member_roles: ['org_id', 'user_id', 'role_id'],
-  organization_connections: ['org_id', 'connection_id'],
-  organization_group_roles: ['org_id', 'group_id', 'role_id'],
-  group_members: ['group_id', 'member_type', 'member_id'],
-  group_roles: ['group_id', 'role_id'],
+/** The tables an Auth0 snapshot writes: their key columns, and whom a row is about. */
+export const AUTH0_SNAPSHOT_TABLES: Partial<Record<ProjectionTable, { keyColumns: readonly string[]; subject: 'user' | 'organization' | 'group' }>> = {
+  users: { keyColumns: ['user_id'], subject: 'user' },
+  organizations: { keyColumns: ['org_id'], subject: 'organization' },
+  groups: { keyColumns: ['group_id'], subject: 'group' },
+  organization_members: { keyColumns: ['org_id', 'user_id'], subject: 'organization' },
+  organization_member_roles: { keyColumns: ['org_id', 'user_id', 'role_id'], subject: 'organization' },
+  organization_connections: { keyColumns: ['org_id', 'connection_id'], subject: 'organization' },
+  organization_group_roles: { keyColumns: ['org_id', 'group_id', 'role_id'], subject: 'organization' },
+  group_members: { keyColumns: ['group_id', 'member_type', 'member_id'], subject: 'group' },
+  group_roles: { keyColumns: ['group_id', 'role_id'], subject: 'group' },
 };
 
 /** One projection row a snapshot row writes, by table and key: what a re-snapshot saw. */
 export function rowKeyText(table: string, key: Record<string, unknown>): string {
-  return `${table}:${(AUTH0_SNAPSHOT_TABLES[table as ProjectionTable] ?? Object.keys(key)).map((column) => String(key[column])).join(':')}`;
+  const columns = AUTH0_SNAPSHOT_TABLES[table as ProjectionTable]?.keyColumns ?? Object.keys(key);
+  return `${table}:${columns.map((column) => String(key[column])).join(':')}`;
 }
 
 class MissingField extends Error {}
@@ -97,20 +86,14 @@ export function isAuth0SnapshotRow(type: string): boolean {
 
 /** A snapshot row (by its type) to its history row and projection writes. */
 export function normalizeAuth0SnapshotRow(type: string, data: string): NormalizeResult {
-  let value: unknown;
-  try {
-    value = JSON.parse(data);
-  } catch (error) {
-    return { error: `snapshot row is not JSON: ${(error as Error).message}` };
-  }
-  if (!isRecord(value) || typeof value.snapshot !== 'number') return { error: 'snapshot row names no snapshot' };
-  const startedAt = canonicalTime(value.startedAt);
-  if (startedAt === null) return { error: 'snapshot row has no RFC-3339 startedAt' };
+  const payload = readSnapshotPayload(data);
+  if ('error' in payload) return payload;
+  const { value, startedAt } = payload;
   try {
     const written = type === AUTH0_SNAPSHOT_DELETE ? deletion(value) : rowWrites(type as Auth0SnapshotRowType, value);
     return {
       history: {
-        eventId: `${type === AUTH0_SNAPSHOT_DELETE ? 'snapshot-delete' : 'snapshot'}:${value.snapshot}:${written.idSuffix}`,
+        eventId: `${type === AUTH0_SNAPSHOT_DELETE ? 'snapshot-delete' : 'snapshot'}:${payload.snapshot}:${written.idSuffix}`,
         type,
         subjectKind: written.subject.kind,
         subjectId: written.subject.id,
@@ -197,15 +180,15 @@ function rowWrites(type: Auth0SnapshotRowType, payload: Json): RowWrites {
 
 function deletion(payload: Json): RowWrites {
   const table = payload.table as ProjectionTable;
-  const columns = AUTH0_SNAPSHOT_TABLES[table];
-  const subjectOf = SUBJECT_OF[table];
+  const described = AUTH0_SNAPSHOT_TABLES[table];
   const key = asObject(payload.key);
-  if (!columns || !subjectOf || !key) throw new MissingField(`no table and key of an Auth0 projection`);
+  if (!described || !key) throw new MissingField(`no table and key of an Auth0 projection`);
   const keyValues: Record<string, string> = {};
-  for (const column of columns) keyValues[column] = required(key[column], `key.${column}`);
+  for (const column of described.keyColumns) keyValues[column] = required(key[column], `key.${column}`);
   const deletedAt = snapshotRowTime(canonicalTime(payload.startedAt)!);
   const op = ENTITY_TABLES.has(table) ? entityDeletion(table, keyValues, asObject(payload.object) ?? {}, deletedAt) : ({ op: 'remove', table, key: keyValues } as ProjectionOp);
-  return { idSuffix: rowKeyText(table, keyValues), subject: { kind: subjectOf.kind, id: keyValues[subjectOf.column] }, projections: [op] };
+  // Every table's first key column names its subject (a user, an organization, a group).
+  return { idSuffix: rowKeyText(table, keyValues), subject: { kind: described.subject, id: keyValues[described.keyColumns[0]] }, projections: [op] };
 }
 
 /** An entity marked deleted: its row as last known, with the snapshot's time as when. */

@@ -23,6 +23,7 @@ import {
 import {
   AUTH0_SNAPSHOT_DELETE,
   AUTH0_SNAPSHOT_TABLES,
+  ENTITY_TABLES,
   normalizeAuth0SnapshotRow,
   rowKeyText,
   snapshotDeletePayload,
@@ -83,7 +84,6 @@ export const USER_EXPORT_FIELDS = [
 ] as const;
 
 const LOG_EVERY_PAGES = 20;
-const ENTITY_TABLES = new Set<string>(['users', 'organizations', 'groups']);
 
 export async function* readAuth0Snapshot(start: Auth0SnapshotStart, reading: Auth0SnapshotReading): AsyncGenerator<SnapshotItem> {
   const reader = new SnapshotReader(start, reading);
@@ -364,12 +364,13 @@ class SnapshotReader {
   /** Stored rows the snapshot did not see and nothing wrote since it began: the tenant no longer has them. */
   private async *vanished(): AsyncGenerator<SnapshotItem> {
     const before = snapshotRowTime(this.start.startedAt);
-    for (const [table, keyColumns] of Object.entries(AUTH0_SNAPSHOT_TABLES)) {
+    for (const [table, described] of Object.entries(AUTH0_SNAPSHOT_TABLES)) {
       if (!this.follows(table)) continue;
+      const { keyColumns } = described!;
       const entity = ENTITY_TABLES.has(table);
-      const rows = await this.reading.stored.rowsWrittenBefore({ table: table as ProjectionTable, keyColumns: keyColumns!, before, entity });
+      const rows = await this.reading.stored.rowsWrittenBefore({ table: table as ProjectionTable, keyColumns, before, entity });
       for (const row of rows) {
-        const key = Object.fromEntries(keyColumns!.map((column) => [column, String(row[column])]));
+        const key = Object.fromEntries(keyColumns.map((column) => [column, String(row[column])]));
         if (this.seen.has(rowKeyText(table, key))) continue;
         // An entity's row keeps its last known state, so that the deletion alone rebuilds it.
         const object = entity ? (typeof row.object === 'string' ? (JSON.parse(row.object) as unknown) : row.object) : undefined;

@@ -3,6 +3,7 @@
 // Their payloads carry everything the row needs, so `rebuild` gets the same rows from `events` alone.
 import type { NormalizeResult, PutOp, RowValues } from '../../core/change.js';
 import { isRecord } from '../../common/text.js';
+import { readSnapshotPayload } from '../../common/snapshot-payload.js';
 import { canonicalTime } from '../../common/time.js';
 import { memberTexts } from './json-members.js';
 import { parseDocumentId, type SanityDocument } from './normalize.js';
@@ -39,18 +40,12 @@ export function snapshotEventId(type: string, snapshotId: number, documentId: st
 
 /** A snapshot row's event (by its type) to its history row and `documents` put. */
 export function normalizeSnapshotRow(type: string, data: string): NormalizeResult {
-  let value: unknown;
-  try {
-    value = JSON.parse(data);
-  } catch (error) {
-    return { error: `snapshot row is not JSON: ${(error as Error).message}` };
-  }
-  if (!isRecord(value) || typeof value.snapshot !== 'number') return { error: 'snapshot row names no snapshot' };
-  const startedAt = canonicalTime(value.startedAt);
-  if (startedAt === null) return { error: 'snapshot row has no RFC-3339 startedAt' };
+  const payload = readSnapshotPayload(data);
+  if ('error' in payload) return payload;
+  const { value, startedAt } = payload;
   if (type === SNAPSHOT_DELETE) {
     if (typeof value.documentId !== 'string' || value.documentId === '') return { error: 'snapshot.delete has no documentId' };
-    return documentChange(type, value.snapshot, value.documentId, startedAt, data, { updated_at: startedAt, deleted_at: startedAt });
+    return documentChange(type, payload.snapshot, value.documentId, startedAt, data, { updated_at: startedAt, deleted_at: startedAt });
   }
   const doc = value.document;
   if (!isRecord(doc) || typeof doc._id !== 'string' || doc._id === '') return { error: 'snapshot.document has no document with an _id' };
@@ -64,7 +59,7 @@ export function normalizeSnapshotRow(type: string, data: string): NormalizeResul
     deleted_at: null,
   };
   if (value.storeResult === true) values.result = memberTexts(data, ['document']).document!;
-  return documentChange(type, value.snapshot, document._id, occurredAt, data, values);
+  return documentChange(type, payload.snapshot, document._id, occurredAt, data, values);
 }
 
 function documentChange(
