@@ -26,7 +26,7 @@ describe('sse-sink rebuild', () => {
   it('repairs damaged tables and reports each difference it fixed', async () => {
     const good = contents();
     const sqlite = new Database(db);
-    sqlite.prepare("UPDATE users SET email = 'wrong@example.com' WHERE user_id = 'auth0|demo001'").run();
+    sqlite.prepare("UPDATE users SET email = 'wrong@example.com' WHERE user_id = (SELECT min(user_id) FROM users WHERE deleted_at IS NULL)").run();
     sqlite.prepare('DELETE FROM organization_members WHERE rowid = (SELECT min(rowid) FROM organization_members)').run();
     sqlite.prepare(
       "INSERT INTO group_members (stream, group_id, member_type, member_id, event_time, event_seq) VALUES ('demo-auth0', 'grp_x', 'user', 'u', '2026-01-01T00:00:00.000000Z', 1)",

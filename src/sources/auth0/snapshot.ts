@@ -62,15 +62,17 @@ export interface Auth0SnapshotReading {
 
 /**
  * Where a snapshot stands: in which phase, and there, the job and lines read (users), or the page
- * of the outer list (`from`), the entities of that page done (`skip`), and the part of the next
- * entity under way with its page (`part`, `partFrom`).
+ * of the outer list (`from`), the ids of that page's entities done (`done`), and the entity under
+ * way (`current`) with its part and that part's page (`part`, `partFrom`). By id, not by place:
+ * an entity deleted meanwhile moves the others up the page.
  */
 interface Position {
   phase: 'users' | 'organizations' | 'groups';
   job?: string;
   lines?: number;
   from?: string | null;
-  skip?: number;
+  done?: string[];
+  current?: string;
   part?: string;
   partFrom?: string | null;
 }
@@ -245,25 +247,27 @@ class SnapshotReader {
   private async *entities(position: Position, path: string, key: string, rowType: Auth0SnapshotRowType, partsOf: (id: string) => Part[]): AsyncGenerator<SnapshotItem> {
     const phase = position.phase;
     let from = position.from ?? null;
-    let skip = position.skip ?? 0;
-    let resume = position.part ? { part: position.part, partFrom: position.partFrom ?? null } : null;
+    let done = new Set(position.done ?? []);
+    let resume = position.part && position.current ? { id: position.current, part: position.part, partFrom: position.partFrom ?? null } : null;
     for (;;) {
       const page = await this.listOrNone(path, () => checkpointPage(this.reading.management, path, key, from, this.take));
-      for (let i = skip; i < page.items.length; i++) {
-        const entity = page.items[i];
-        const here: Position = { phase, from, skip: i };
+      for (const entity of page.items) {
         if (typeof entity.id !== 'string' || entity.id === '') {
           yield { kind: 'unreadable', frameEvent: rowType, raw: JSON.stringify(entity), reason: `${key} list item has no id`, cursor: null };
           continue;
         }
+        if (done.has(entity.id)) continue;
+        const here: Position = { phase, from, done: [...done], current: entity.id };
         yield this.row(rowType, entity);
-        yield* this.parts(partsOf(entity.id), here, resume);
+        // A stopped entity resumes in its part; one gone meanwhile leaves nothing to resume.
+        yield* this.parts(partsOf(entity.id), here, resume?.id === entity.id ? resume : null);
         resume = null;
-        yield this.checkpoint({ phase, from, skip: i + 1 });
+        done.add(entity.id);
+        yield this.checkpoint({ phase, from, done: [...done] });
       }
       if (page.next === null) return;
       from = page.next;
-      skip = 0;
+      done = new Set();
     }
   }
 
@@ -302,10 +306,11 @@ class SnapshotReader {
         },
       },
       {
+        // Offset pages move when a connection goes: read whole (an organization has a few), never resumed part-way.
         name: 'connections',
-        page: async (from) => {
-          const page = await offsetPage(management, `${base}/enabled_connections`, 'enabled_connections', Number(from ?? 0), this.take);
-          return { rows: page.items.map((connection) => this.row('snapshot.organization.connection', connection, parents)), next: page.next };
+        page: async () => {
+          const connections = await this.allItems(`${base}/enabled_connections`, 'enabled_connections', 'offset');
+          return { rows: connections.map((connection) => this.row('snapshot.organization.connection', connection, parents)), next: null };
         },
       },
       {
