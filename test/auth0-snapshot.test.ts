@@ -65,6 +65,21 @@ const noDoubles = (db: TestDatabase, stream: string) =>
   db.rows(`SELECT event_id FROM events WHERE stream = '${stream}' GROUP BY event_id HAVING count(*) > 1`);
 
 describe.each(backends)('sse-sink ingest auth0 --snapshot on $name', (backend) => {
+  it('ends with every table equal to the tenant after one run with --until-idle 5, changes arriving meanwhile', async () => {
+    const { tenant, server } = await startTenant(SHAPE, { managementDelayMs: 1, exportDelayMs: 300 });
+    const db = backend.fresh();
+    const env = { AUTH0_TOKEN: 'mgmt-token', ...db.env };
+    const changer = setInterval(() => tenant.change(), 10);
+    cleanups.push(async () => clearInterval(changer));
+    const run = collect(spawnCli(ingestArgs('once', server.url, db, '--snapshot', '--until-idle', '5'), env));
+    setTimeout(() => clearInterval(changer), 2000);
+    const result = await run;
+    expect(result.code, result.stderr).toBe(0);
+    expect(tenant.log.length).toBeGreaterThan(100);
+    expect(await storedRows(db, 'once')).toEqual(tenant.expectedRows());
+    expect(await db.rows("SELECT snapshot_id, status FROM snapshots WHERE stream = 'once'")).toEqual([{ snapshot_id: 1, status: 'finished' }]);
+  }, 120_000);
+
   it('ends with every table equal to the tenant, with changes arriving, the rate limit hit and 20 SIGKILLs during the snapshot', async () => {
     const { tenant, server } = await startTenant(SHAPE, { rateLimitPerSecond: 50, managementDelayMs: 2, exportDelayMs: 300 });
     const existing = tenant.expectedRows();
@@ -101,7 +116,7 @@ describe.each(backends)('sse-sink ingest auth0 --snapshot on $name', (backend) =
     // The same command, as a restart runs it: it resumes the snapshot, then follows the stream;
     // meanwhile `status` says so. Changes go on for a while, then the tenant is quiet.
     tenant.injectManagementFaults('http-500', 'http-429');
-    const finalRun = collect(spawnCli([...args, '--until-idle', '3'], env));
+    const finalRun = collect(spawnCli([...args, '--until-idle', '5'], env));
     setTimeout(() => clearInterval(changer), 1500);
     let ended = false;
     void finalRun.then(() => (ended = true));
