@@ -218,7 +218,7 @@ describe.each(backends)('sse-sink ingest auth0 --snapshot on $name', (backend) =
     expect(await db.rows("SELECT DISTINCT type FROM events WHERE stream = 'users-only'")).toEqual([{ type: 'snapshot.user' }]);
   }, 60_000);
 
-  it('stops with exit 3 naming the scopes when the Management API refuses the token, and resumes once it reads again', async () => {
+  it('stops with exit 3 naming the scopes when the Management API refuses the token, exit 2 on a request it finds malformed, and resumes once it reads again', async () => {
     const { tenant, server } = await startTenant({ users: 300, organizations: 4, membersPerOrganization: 20, groups: 3, membersPerGroup: 10 });
     const db = backend.fresh();
     const env = { AUTH0_TOKEN: 'mgmt-token', ...db.env };
@@ -230,6 +230,11 @@ describe.each(backends)('sse-sink ingest auth0 --snapshot on $name', (backend) =
     expect(refused.stderr).toMatch(/the snapshot could not read Auth0's Management API \(.*HTTP 403.*the token needs the scopes read:users, read:organizations/);
     expect(refused.stderr).not.toContain('mgmt-token');
     expect(await db.rows("SELECT snapshot_id, status FROM snapshots WHERE stream = 'refused'")).toEqual([{ snapshot_id: 1, status: 'running' }]);
+    // A request Auth0 finds malformed is a usage error (exit 2), and the snapshot still resumes.
+    tenant.injectManagementFaults('http-400', 'http-400');
+    const malformed = await runCli(args, env);
+    expect(malformed.code).toBe(2);
+    expect(malformed.stderr).toMatch(/Auth0's Management API refused the snapshot's request \(.*HTTP 400.*check --snapshot-page-size/);
     const resumed = await runCli(args, env);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(await db.rows("SELECT snapshot_id, status FROM snapshots WHERE stream = 'refused'")).toEqual([{ snapshot_id: 1, status: 'finished' }]);

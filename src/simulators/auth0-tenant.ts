@@ -71,7 +71,7 @@ export interface TenantShape {
   membersPerGroup: number;
 }
 
-export type ManagementFault = 'http-500' | 'http-429' | 'http-403';
+export type ManagementFault = 'http-500' | 'http-429' | 'http-403' | 'http-400';
 
 export interface Auth0TenantOptions {
   seed?: number;
@@ -408,6 +408,7 @@ export class Auth0Tenant {
     const fault = this.faults.shift();
     if (fault === 'http-500') return withHeaders(json(500, { message: 'injected fault' }));
     if (fault === 'http-403') return withHeaders(json(403, { statusCode: 403, error: 'Forbidden', message: 'Insufficient scope, expected any of: read:users' }));
+    if (fault === 'http-400') return withHeaders(json(400, { statusCode: 400, error: 'Bad Request', message: 'Query validation error: take must be at most 100' }));
     if (fault === 'http-429') return { ...json(429, { message: 'Too Many Requests' }), headers: { 'x-ratelimit-limit': '10', 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(Math.ceil(Date.now() / 1000)) } };
     const reply = this.route(request);
     return reply && withHeaders(reply);

@@ -11,7 +11,7 @@ import { headerValue, httpAgent, parseRetryAfterMs } from '../../sse/client.js';
 import { backoffDelayMs, pause } from '../../common/retry.js';
 import { bodyExcerpt, isRecord } from '../../common/text.js';
 
-/** Auth0 refused a request for good (400, 401, 403, 404): retrying cannot help. */
+/** Auth0 refused a request for good (a 4xx other than 408 and 429): retrying cannot help. */
 export class ManagementRefusal extends Error {
   constructor(
     readonly status: number,
@@ -33,8 +33,6 @@ export interface ManagementContext {
   attempts?: number;
   /** First retry delay, doubling (default 250 ms); the rate-limit headers win when they say longer. */
   retryDelayMs?: number;
-  /** Told of every wait the rate limit imposes (for logs and tests). */
-  onRateLimited?: (waitMs: number) => void;
 }
 
 /** A wait the rate-limit headers ask for is capped, so a skewed clock cannot park the snapshot. */
@@ -57,7 +55,6 @@ export async function managementJson(
   for (let tried = 1; ; tried++) {
     const waitUntil = nextAllowed.get(context) ?? 0;
     if (waitUntil > Date.now()) {
-      context.onRateLimited?.(waitUntil - Date.now());
       if (!(await pause(waitUntil - Date.now(), context.signal))) throw context.signal.reason ?? new Error('aborted');
     }
     let failure: string;
@@ -81,15 +78,13 @@ export async function managementJson(
         nextAllowed.set(context, Date.now() + resetMs);
       }
       if (status >= 200 && status < 300) return text === '' ? null : (JSON.parse(text) as unknown);
-      if (status === 400 || status === 401 || status === 403 || status === 404) throw new ManagementRefusal(status, url.pathname, text);
+      if (status >= 400 && status < 500 && status !== 408 && status !== 429) throw new ManagementRefusal(status, url.pathname, text);
       failure = `HTTP ${status}${text ? `: ${bodyExcerpt(text)}` : ''}`;
-      if (status !== 408 && status !== 429 && status < 500) throw new Error(`Auth0's Management API answered ${url.pathname} with ${failure}`);
       if (status === 429) {
         waitMs = Math.min(RATE_LIMIT_WAIT_CAP_MS, parseRetryAfterMs(response.headers['retry-after']) ?? resetMs ?? 0);
-        context.onRateLimited?.(waitMs);
       }
     } catch (error) {
-      if (context.signal.aborted || error instanceof ManagementRefusal || (error instanceof Error && error.message.startsWith("Auth0's"))) throw error;
+      if (context.signal.aborted || error instanceof ManagementRefusal) throw error;
       failure = (error as Error).message;
     }
     if (tried >= attempts) throw new Error(`Auth0's Management API kept failing on ${url.pathname}: ${failure} (after ${attempts} attempts)`);

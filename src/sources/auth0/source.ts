@@ -135,6 +135,9 @@ function snapshotFailure(error: unknown, readToken: () => string): Error {
   if (error instanceof ManagementRefusal && error.status === 404) {
     return new UsageError(`the snapshot found no Management API there (${message}); check --domain and --url`);
   }
+  if (error instanceof ManagementRefusal) {
+    return new UsageError(`Auth0's Management API refused the snapshot's request (${message}); check --snapshot-page-size; ${resumes}`);
+  }
   return new SinkError(`the snapshot stopped (${message}); ${resumes}`, ExitCode.runtime);
 }
 
