@@ -4,6 +4,7 @@
 import { afterAll, expect, it } from 'vitest';
 import { createLogger } from '../src/common/log.js';
 import { nowTime } from '../src/common/time.js';
+import type { StoredSnapshot } from '../src/core/source.js';
 import type { SnapshotProgress } from '../src/core/source-event.js';
 import { Auth0Tenant, startAuth0Tenant } from '../src/simulators/auth0-tenant.js';
 import { readAuth0Snapshot, type Auth0SnapshotStart } from '../src/sources/auth0/snapshot.js';
@@ -14,10 +15,15 @@ tenant.populate({ users: 80, organizations: 5, membersPerOrganization: 12, group
 const server = await startAuth0Tenant(tenant);
 afterAll(() => server.close());
 
+/** The progress read last, as if each were committed at once (the deletion pass waits for that). */
+let committed: StoredSnapshot | null = null;
+const commit = (progress: SnapshotProgress) => {
+  committed = progress;
+};
 const reading = {
   management: { baseUrl: server.url, readToken: () => 'token', signal: new AbortController().signal },
   log: createLogger({ level: 'error', format: 'json', write: () => {} }),
-  stored: nothingStored,
+  stored: { ...nothingStored, latestSnapshot: async () => committed },
   pageSize: 3,
   exportPollMs: 10,
 };
@@ -38,10 +44,11 @@ it('resumes the organization it stopped in, by id, when one before it on the pag
   const orgIds = [...tenant.organizations.keys()].sort();
   const rows: { frameEvent: string; data: string }[] = [];
   let stoppedAt: SnapshotProgress | undefined;
-  const start: Auth0SnapshotStart = { snapshotId: 1, startedAt: nowTime(), position: null, rowsRead: 0, pages: 0 };
+  const start: Auth0SnapshotStart = { snapshotId: 1, startedAt: nowTime(), position: null, rowsRead: 0, pages: 0, rowsDeleted: 0 };
   for await (const item of readAuth0Snapshot(start, reading)) {
     if (item.kind === 'event') rows.push(item);
     if (item.kind !== 'snapshot' || item.position === null) continue;
+    commit(item);
     const position = JSON.parse(item.position) as { current?: string; part?: string; partFrom?: string | null };
     // Inside the second organization's members, with a page of them still to read.
     if (position.current === orgIds[1] && position.part === 'members' && position.partFrom) {
@@ -55,7 +62,11 @@ it('resumes the organization it stopped in, by id, when one before it on the pag
   tenant.members.delete(orgIds[0]);
   tenant.connections.delete(orgIds[0]);
   const resumed: Auth0SnapshotStart = { ...start, position: stoppedAt!.position, rowsRead: stoppedAt!.rowsRead, pages: stoppedAt!.pages };
-  for await (const item of readAuth0Snapshot(resumed, reading)) if (item.kind === 'event') rows.push(item);
+  for await (const item of readAuth0Snapshot(resumed, reading)) {
+    if (item.kind === 'event') rows.push(item);
+    if (item.kind === 'snapshot') commit(item);
+  }
+  expect(committed).toMatchObject({ status: 'finished' });
 
   const seen = membersIn(rows);
   for (const orgId of orgIds.slice(1)) {

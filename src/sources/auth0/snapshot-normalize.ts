@@ -72,8 +72,8 @@ export const AUTH0_SNAPSHOT_TABLES: Partial<Record<ProjectionTable, { keyColumns
   group_roles: { keyColumns: ['group_id', 'role_id'], subject: 'group' },
 };
 
-/** One projection row a snapshot row writes, by table and key: what a re-snapshot saw. */
-export function rowKeyText(table: string, key: Record<string, unknown>): string {
+/** A projection row by table and key, as a `snapshot.delete` event id names it. */
+function rowKeyText(table: string, key: Record<string, unknown>): string {
   const columns = AUTH0_SNAPSHOT_TABLES[table as ProjectionTable]?.keyColumns ?? Object.keys(key);
   return `${table}:${columns.map((column) => String(key[column])).join(':')}`;
 }

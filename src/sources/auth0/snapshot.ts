@@ -6,7 +6,6 @@
 import { isRecord } from '../../common/text.js';
 import { nowTime } from '../../common/time.js';
 import type { ProjectionTable } from '../../core/change.js';
-import { isNormalizeFailure } from '../../core/change.js';
 import type { Logger } from '../../core/logger.js';
 import type { StoredStreamView } from '../../core/source.js';
 import type { SnapshotProgress, UnreadableFrame, UpstreamEvent } from '../../core/source-event.js';
@@ -24,8 +23,6 @@ import {
   AUTH0_SNAPSHOT_DELETE,
   AUTH0_SNAPSHOT_TABLES,
   ENTITY_TABLES,
-  normalizeAuth0SnapshotRow,
-  rowKeyText,
   snapshotDeletePayload,
   snapshotRowPayload,
   snapshotRowTime,
@@ -40,6 +37,7 @@ export interface Auth0SnapshotStart extends Auth0SnapshotRowContext {
   position: string | null;
   rowsRead: number;
   pages: number;
+  rowsDeleted: number;
 }
 
 export interface Auth0SnapshotReading {
@@ -67,7 +65,8 @@ export interface Auth0SnapshotReading {
  * an entity deleted meanwhile moves the others up the page.
  */
 interface Position {
-  phase: 'users' | 'organizations' | 'groups';
+  /** `deleting`: every list is read and committed; the stored rows the tenant no longer has go. */
+  phase: 'users' | 'organizations' | 'groups' | 'deleting';
   job?: string;
   lines?: number;
   from?: string | null;
@@ -86,6 +85,8 @@ export const USER_EXPORT_FIELDS = [
 ] as const;
 
 const LOG_EVERY_PAGES = 20;
+const DELETES_PER_PAGE = 1000;
+const COMMIT_POLL_MS = 20;
 
 export async function* readAuth0Snapshot(start: Auth0SnapshotStart, reading: Auth0SnapshotReading): AsyncGenerator<SnapshotItem> {
   const reader = new SnapshotReader(start, reading);
@@ -100,8 +101,6 @@ interface Part {
 
 class SnapshotReader {
   private readonly progress: SnapshotProgress;
-  /** The projection rows this process's snapshot wrote (table and key): not vanished, whatever their time. */
-  private readonly seen = new Set<string>();
   private readonly take: number;
   private readonly began = Date.now();
   private rowsThisRun = 0;
@@ -120,7 +119,7 @@ class SnapshotReader {
       position: start.position,
       rowsRead: start.rowsRead,
       pages: start.pages,
-      rowsDeleted: 0,
+      rowsDeleted: start.rowsDeleted,
       total: null,
     };
   }
@@ -139,7 +138,11 @@ class SnapshotReader {
       if (this.follows('organizations')) yield* this.entities(position, '/organizations', 'organizations', 'snapshot.organization', (id) => this.organizationParts(id));
       position = { phase: 'groups' };
     }
-    if (this.follows('groups')) yield* this.entities(position, '/groups', 'groups', 'snapshot.group', (id) => this.groupParts(id));
+    if (position.phase === 'groups') {
+      if (this.follows('groups')) yield* this.entities(position, '/groups', 'groups', 'snapshot.group', (id) => this.groupParts(id));
+      yield this.checkpoint({ phase: 'deleting' });
+    }
+    if (!(await this.committed('deleting'))) return;
     yield* this.vanished();
     this.progress.status = 'finished';
     this.progress.finishedAt = nowTime();
@@ -366,9 +369,26 @@ class SnapshotReader {
     }
   }
 
-  /** Stored rows the snapshot did not see and nothing wrote since it began: the tenant no longer has them. */
+  /**
+   * Waits until the store holds this snapshot at `phase`: then every row read before it is
+   * committed too (batches commit in order). False when the run stops meanwhile.
+   */
+  private async committed(phase: Position['phase']): Promise<boolean> {
+    for (;;) {
+      const latest = await this.reading.stored.latestSnapshot();
+      if (latest?.snapshotId === this.start.snapshotId && latest.position !== null && (JSON.parse(latest.position) as Position).phase === phase) return true;
+      if (!(await pause(COMMIT_POLL_MS, this.reading.management.signal))) return false;
+    }
+  }
+
+  /**
+   * Stored rows last written before the snapshot's row time: every row the snapshot listed is
+   * written at that time (or by a newer event), so these were neither listed nor changed since,
+   * and the tenant no longer has them. Read from what is committed, so nothing is held per row read.
+   */
   private async *vanished(): AsyncGenerator<SnapshotItem> {
     const before = snapshotRowTime(this.start.startedAt);
+    let inPage = 0;
     for (const [table, described] of Object.entries(AUTH0_SNAPSHOT_TABLES)) {
       if (!this.follows(table)) continue;
       const { keyColumns } = described!;
@@ -376,25 +396,24 @@ class SnapshotReader {
       const rows = await this.reading.stored.rowsWrittenBefore({ table: table as ProjectionTable, keyColumns, before, entity });
       for (const row of rows) {
         const key = Object.fromEntries(keyColumns.map((column) => [column, String(row[column])]));
-        if (this.seen.has(rowKeyText(table, key))) continue;
         // An entity's row keeps its last known state, so that the deletion alone rebuilds it.
         const object = entity ? (typeof row.object === 'string' ? (JSON.parse(row.object) as unknown) : row.object) : undefined;
         this.progress.rowsDeleted++;
         yield { kind: 'event', frameEvent: AUTH0_SNAPSHOT_DELETE, data: snapshotDeletePayload(this.start, table as ProjectionTable, key, object), cursor: null, moreInTransaction: true };
+        // A stop here resumes the pass: what it committed is deleted, and is no longer found.
+        if (++inPage >= DELETES_PER_PAGE) {
+          inPage = 0;
+          yield this.checkpoint({ phase: 'deleting' });
+        }
       }
     }
   }
 
-  /** A row of the snapshot; the projection rows it writes are remembered as seen. */
+  /** A row of the snapshot, committed with the progress after its page. */
   private row(type: Auth0SnapshotRowType, object: unknown, parents: RowParents = {}): SnapshotItem {
     const data = snapshotRowPayload(this.start, type, object as Record<string, unknown>, parents);
-    const normalized = normalizeAuth0SnapshotRow(type, data);
-    if (!isNormalizeFailure(normalized)) {
-      for (const op of normalized.projections) if (op.op === 'put') this.seen.add(rowKeyText(op.table, op.key));
-    }
     this.progress.rowsRead++;
     this.rowsThisRun++;
-    // The page's rows and its progress commit together.
     return { kind: 'event', frameEvent: type, data, cursor: null, moreInTransaction: true };
   }
 

@@ -78,9 +78,10 @@ async function* readAuth0Stream(options: Auth0SourceOptions, context: ReadContex
   const latest = await context.stored.latestSnapshot();
   let start: Auth0SnapshotStart | null = null;
   if (latest?.status === 'running') {
-    start = { snapshotId: latest.snapshotId, startedAt: latest.startedAt, position: latest.position, rowsRead: latest.rowsRead, pages: latest.pages };
+    const { snapshotId, startedAt, position, rowsRead, pages, rowsDeleted } = latest;
+    start = { snapshotId, startedAt, position, rowsRead, pages, rowsDeleted };
   } else if (context.startSnapshot) {
-    start = { snapshotId: (latest?.snapshotId ?? 0) + 1, startedAt: nowTime(), position: null, rowsRead: 0, pages: 0 };
+    start = { snapshotId: (latest?.snapshotId ?? 0) + 1, startedAt: nowTime(), position: null, rowsRead: 0, pages: 0, rowsDeleted: 0 };
   }
   const anchor = start?.startedAt ?? (latest && latest.status !== 'reset' ? latest.startedAt : null);
   // The stream stops when the snapshot fails, not only when the run does.
