@@ -459,7 +459,8 @@ export class Auth0Tenant {
   }
 
   private startExport(): PlainReply {
-    const id = `job_${String(++this.nextId).padStart(6, '0')}`;
+    // Jobs count apart from the tenant's ids: when a job starts must not change what the tenant becomes.
+    const id = `job_${String(this.jobs.size + 1).padStart(6, '0')}`;
     this.jobs.set(id, { readyAt: Date.now() + (this.options.exportDelayMs ?? 200) });
     return json(201, { type: 'users_export', status: 'pending', format: 'json', created_at: new Date().toISOString(), id });
   }
