@@ -29,14 +29,14 @@ export interface ManagementContext {
   /** Re-read on every request, so a rotated token is used at once. */
   readToken: () => string;
   signal: AbortSignal;
-  /** Attempts for a request that fails with a network error, 429 or 5xx (default 8). */
-  attempts?: number;
-  /** First retry delay, doubling (default 250 ms); the rate-limit headers win when they say longer. */
-  retryDelayMs?: number;
 }
 
-/** A wait the rate-limit headers ask for is capped, so a skewed clock cannot park the snapshot. */
-const RATE_LIMIT_WAIT_CAP_MS = 5 * 60_000;
+/** A wait the rate-limit headers ask for is capped, so a skewed clock cannot park a stream or a snapshot for hours. */
+const RATE_LIMIT_WAIT_CAP_MS = 15 * 60_000;
+/** Attempts for a request that fails with a network error, 429 or 5xx. */
+const ATTEMPTS = 8;
+/** A retry waits 250 ms, doubling up to 30 s; the rate-limit headers win when they say longer. */
+const RETRY_FIRST_MS = 250;
 const RETRY_CAP_MS = 30_000;
 
 /** Per context: when the rate limit allows the next request (epoch ms). */
@@ -51,7 +51,6 @@ export async function managementJson(
 ): Promise<unknown> {
   const url = new URL(`${context.baseUrl}/api/v2${path}`);
   for (const [name, value] of Object.entries(query)) if (value !== undefined) url.searchParams.set(name, String(value));
-  const attempts = context.attempts ?? 8;
   for (let tried = 1; ; tried++) {
     const waitUntil = nextAllowed.get(context) ?? 0;
     if (waitUntil > Date.now()) {
@@ -73,7 +72,7 @@ export async function managementJson(
       });
       const text = await response.body.text();
       const status = response.statusCode;
-      const resetMs = rateLimitResetWaitMs(response.headers);
+      const resetMs = rateLimitResetMs(response.headers);
       if (headerValue(response.headers['x-ratelimit-remaining']) === '0' && resetMs !== undefined) {
         nextAllowed.set(context, Date.now() + resetMs);
       }
@@ -87,14 +86,17 @@ export async function managementJson(
       if (context.signal.aborted || error instanceof ManagementRefusal) throw error;
       failure = (error as Error).message;
     }
-    if (tried >= attempts) throw new Error(`Auth0's Management API kept failing on ${url.pathname}: ${failure} (after ${attempts} attempts)`);
-    const delayMs = Math.max(waitMs, backoffDelayMs({ firstMs: context.retryDelayMs ?? 250, maxMs: RETRY_CAP_MS }, tried));
+    if (tried >= ATTEMPTS) throw new Error(`Auth0's Management API kept failing on ${url.pathname}: ${failure} (after ${ATTEMPTS} attempts)`);
+    const delayMs = Math.max(waitMs, backoffDelayMs({ firstMs: RETRY_FIRST_MS, maxMs: RETRY_CAP_MS }, tried));
     if (!(await pause(delayMs, context.signal))) throw context.signal.reason ?? new Error('aborted');
   }
 }
 
-/** `X-RateLimit-Reset` (Unix seconds) as a wait from now; undefined without the header. */
-function rateLimitResetWaitMs(headers: Record<string, string | string[] | undefined>): number | undefined {
+/**
+ * Auth0's `X-RateLimit-Reset` (the Unix time, in seconds, the limit resets) as a wait from now,
+ * capped; undefined without the header. The Events API's reconnects use it when there is no Retry-After.
+ */
+export function rateLimitResetMs(headers: Record<string, string | string[] | undefined>): number | undefined {
   const value = headerValue(headers['x-ratelimit-reset']);
   if (!value || !/^\d+$/.test(value)) return undefined;
   return Math.min(RATE_LIMIT_WAIT_CAP_MS, Math.max(0, Number(value) * 1000 - Date.now()));

@@ -47,8 +47,6 @@ export interface Auth0SnapshotReading {
   stored: StoredStreamView;
   /** Items per page of a list endpoint (default 100, Auth0's most for `take`). */
   pageSize?: number;
-  /** Users-export lines committed together (default 1000). */
-  usersPerPage?: number;
   /** The first wait between two looks at the export job, growing to 5 s (default 1 s). */
   exportPollMs?: number;
   /**
@@ -85,6 +83,8 @@ export const USER_EXPORT_FIELDS = [
 ] as const;
 
 const LOG_EVERY_PAGES = 20;
+/** Users-export lines, and deletions, committed together. */
+const USERS_PER_PAGE = 1000;
 const DELETES_PER_PAGE = 1000;
 const COMMIT_POLL_MS = 20;
 
@@ -158,7 +158,6 @@ class SnapshotReader {
 
   /** The users export: a job of its own, or the one a stopped snapshot was reading, its lines read after those committed. */
   private async *users(position: Position): AsyncGenerator<SnapshotItem> {
-    const perPage = this.reading.usersPerPage ?? 1000;
     this.progress.total = await this.userCount();
     let job = position.job ?? null;
     let skip = position.lines ?? 0;
@@ -183,7 +182,7 @@ class SnapshotReader {
             continue;
           }
           yield this.row('snapshot.user', user);
-          if (++inPage >= perPage) {
+          if (++inPage >= USERS_PER_PAGE) {
             inPage = 0;
             yield this.checkpoint({ phase: 'users', job: job!, lines });
           }

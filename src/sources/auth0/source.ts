@@ -4,11 +4,11 @@ import { CursorExpiredError, ExitCode, SinkError, UpstreamStopError, UsageError 
 import { interleave } from '../../common/interleave.js';
 import type { Logger } from '../../core/logger.js';
 import { normalizeAuth0Event } from './normalize.js';
-import { ManagementRefusal } from './management-client.js';
+import { ManagementRefusal, rateLimitResetMs } from './management-client.js';
 import { readAuth0Snapshot, type Auth0SnapshotStart } from './snapshot.js';
 import { isAuth0SnapshotRow, normalizeAuth0SnapshotRow, snapshotRowTime } from './snapshot-normalize.js';
 import { nowTime, timeAt } from '../../common/time.js';
-import { headerValue, readSseStream, SseHttpError, type SseClientOptions } from '../../sse/client.js';
+import { readSseStream, SseHttpError, type SseClientOptions } from '../../sse/client.js';
 import { ConnectionPacer } from '../../sse/pacer.js';
 import { backoffDelayMs, pause, type Backoff } from '../../common/retry.js';
 import { bodyExcerpt } from '../../common/text.js';
@@ -36,7 +36,7 @@ export interface Auth0SourceOptions {
   /** Options passed through to the SSE client (idle timeout, frame limit, backoff). */
   sse?: Partial<Omit<SseClientOptions, 'connect' | 'signal'>>;
   /** A snapshot's reading: items per list page (default 100), the export job's first poll wait (1 s). */
-  snapshot?: { pageSize?: number; exportPollMs?: number; retryDelayMs?: number };
+  snapshot?: { pageSize?: number; exportPollMs?: number };
 }
 
 export const EXPIRED_CURSOR_OVERLAP_MS = 10 * 60_000;
@@ -106,7 +106,7 @@ async function* snapshotItems(options: Auth0SourceOptions, start: Auth0SnapshotS
   context.onBusy?.(true);
   try {
     yield* readAuth0Snapshot(start, {
-      management: { baseUrl: options.config.url, readToken: options.readToken, signal, retryDelayMs: options.snapshot?.retryDelayMs },
+      management: { baseUrl: options.config.url, readToken: options.readToken, signal },
       log: context.log,
       stored: context.stored,
       pageSize: options.snapshot?.pageSize,
@@ -381,16 +381,3 @@ function describeBody(body: string, readToken: () => string): string {
   }
   return bodyExcerpt(text) || 'no body';
 }
-
-/**
- * Auth0's `X-RateLimit-Reset`: the Unix time (seconds) the limit resets, used when there is no
- * Retry-After. Capped, so a skewed clock cannot park the stream for hours.
- */
-function rateLimitResetMs(headers: Record<string, string | string[] | undefined>): number | undefined {
-  const value = headerValue(headers['x-ratelimit-reset']);
-  if (!value || !/^\d+$/.test(value)) return undefined;
-  return Math.min(RATE_LIMIT_WAIT_CAP_MS, Math.max(0, Number(value) * 1000 - Date.now()));
-}
-
-const RATE_LIMIT_WAIT_CAP_MS = 15 * 60_000;
-
