@@ -6,8 +6,8 @@ import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Auth0Tenant, startAuth0Tenant, type ExpectedTenantRows, type TenantShape } from '../src/simulators/auth0-tenant.js';
 import { seededRandom } from '../src/simulators/sanity-simulator.js';
-import { openReadableStore, withStore } from '../src/store/open-store.js';
 import { backends, type TestDatabase } from './helpers/backends.js';
+import { killDuringSnapshot, statesWhile } from './helpers/snapshot.js';
 import { collect, runCli, spawnCli } from './helpers/cli.js';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -94,23 +94,9 @@ describe.each(backends)('sse-sink ingest auth0 --snapshot on $name', (backend) =
     // Changes keep arriving from the first run on, killed or not.
     const changer = setInterval(() => tenant.change(), 10);
     cleanups.push(async () => clearInterval(changer));
-    const random = seededRandom(5);
-    let killedMidSnapshot = 0;
-    for (let round = 0; killedMidSnapshot < 20 && round < 40; round++) {
-      const child = spawnCli(args, env);
-      const done = collect(child);
-      // Killed after a few more Management API requests: always inside the snapshot's reading.
-      const before = tenant.managementRequests();
-      const requests = 2 + Math.floor(random() * 8);
-      const deadline = Date.now() + 20_000;
-      while (tenant.managementRequests() < before + requests && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 2));
-      child.kill('SIGKILL');
-      const result = await done;
-      expect(result.signal, result.stderr).toBe('SIGKILL');
-      const [snapshot] = await db.rows<{ status: string }>("SELECT status FROM snapshots WHERE stream = 'tenant'");
-      if (snapshot?.status === 'running') killedMidSnapshot++;
-      expect(await noDoubles(db, 'tenant')).toEqual([]);
-    }
+    const killedMidSnapshot = await killDuringSnapshot(db, 'tenant', {
+      args, env, requests: () => tenant.managementRequests(), least: 2, spread: 8, random: seededRandom(5),
+    });
     expect(killedMidSnapshot).toBe(20);
 
     // The same command, as a restart runs it: it resumes the snapshot, then follows the stream;
@@ -118,15 +104,7 @@ describe.each(backends)('sse-sink ingest auth0 --snapshot on $name', (backend) =
     tenant.injectManagementFaults('http-500', 'http-429');
     const finalRun = collect(spawnCli([...args, '--until-idle', '5'], env));
     setTimeout(() => clearInterval(changer), 1500);
-    let ended = false;
-    void finalRun.then(() => (ended = true));
-    const states = new Set<string>();
-    while (!ended) {
-      const status = (await withStore(openReadableStore(db.target), (store) => store.status())).find((s) => s.name === 'tenant');
-      if (status) states.add(status.state);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    const final = await finalRun;
+    const { states, result: final } = await statesWhile(db, 'tenant', finalRun);
     expect(final.code, final.stderr).toBe(0);
     expect(states).toContain('snapshotting');
     expect(await storedRows(db, 'tenant')).toEqual(tenant.expectedRows());

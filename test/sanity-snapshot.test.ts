@@ -4,8 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { randomScript, SanitySimulator, seededRandom, startSanitySimulator } from '../src/simulators/sanity-simulator.js';
-import { openReadableStore, withStore } from '../src/store/open-store.js';
 import { backends, type TestDatabase } from './helpers/backends.js';
+import { killDuringSnapshot, statesWhile } from './helpers/snapshot.js';
 import { collect, runCli, spawnCli } from './helpers/cli.js';
 import { CURRENT_DOCUMENTS_SQL, expectedCurrentDocuments, withParsedJson, type Row } from './helpers/sanity.js';
 
@@ -72,29 +72,16 @@ describe.each(backends)('sse-sink ingest sanity --snapshot on $name', (backend) 
     let published = 0;
     let publisher: NodeJS.Timeout | undefined;
     cleanups.push(async () => clearInterval(publisher));
-    const random = seededRandom(4);
-    let killedMidSnapshot = 0;
-    for (let round = 0; killedMidSnapshot < 20 && round < 40; round++) {
-      const child = spawnCli(args, env);
-      const done = collect(child);
-      // Killed after a few more pages were asked for: always inside the snapshot's reading.
-      const pagesBefore = sim.queryRequests.length;
-      const pages = 1 + Math.floor(random() * 4);
-      const deadline = Date.now() + 20_000;
-      while (sim.queryRequests.length < pagesBefore + pages && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 2));
-      publisher ??= setInterval(() => {
-        const next = rest.slice(published, published + 2);
-        published += next.length;
-        sim.publish(...next.map(stampNow));
-      }, 20);
-      child.kill('SIGKILL');
-      const result = await done;
-      expect(result.signal, result.stderr).toBe('SIGKILL');
-      const [snapshot] = await db.rows<{ status: string }>("SELECT status FROM snapshots WHERE stream = 'snap'");
-      if (snapshot?.status === 'running') killedMidSnapshot++;
-      const doubled = await db.rows("SELECT event_id FROM events WHERE stream = 'snap' GROUP BY event_id HAVING count(*) > 1");
-      expect(doubled).toEqual([]);
-    }
+    const killedMidSnapshot = await killDuringSnapshot(db, 'snap', {
+      args, env, requests: () => sim.queryRequests.length, least: 1, spread: 4, random: seededRandom(4),
+      onStarted: () => {
+        publisher ??= setInterval(() => {
+          const next = rest.slice(published, published + 2);
+          published += next.length;
+          sim.publish(...next.map(stampNow));
+        }, 20);
+      },
+    });
     expect(killedMidSnapshot).toBe(20);
     while (published < rest.length) await new Promise((resolve) => setTimeout(resolve, 20));
 
@@ -102,15 +89,7 @@ describe.each(backends)('sse-sink ingest sanity --snapshot on $name', (backend) 
     // while it reads, `status` says so. The query API failing now and then is retried.
     sim.injectQueryFaults('http-500', 'http-429');
     const finalRun = collect(spawnCli([...args, '--until-idle', '3'], env));
-    let ended = false;
-    void finalRun.then(() => (ended = true));
-    const states = new Set<string>();
-    while (!ended) {
-      const status = (await withStore(openReadableStore(db.target), (store) => store.status())).find((s) => s.name === 'snap');
-      if (status) states.add(status.state);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    const final = await finalRun;
+    const { states, result: final } = await statesWhile(db, 'snap', finalRun);
     expect(final.code, final.stderr).toBe(0);
     expect(states).toContain('snapshotting');
     expect(await currentDocuments(db, 'snap')).toEqual(withParsedJson(expectedCurrentDocuments(sim.currentDocuments(), options)));
