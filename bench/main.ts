@@ -11,7 +11,7 @@ import { benchSanity, ingestSanity } from './sanity.bench.js';
 import { startTestPostgres } from '../harness/postgres-server.js';
 import { benchPostgres, type PostgresLine } from './postgres.bench.js';
 import { benchExport } from './export.bench.js';
-import { auth0SnapshotLine, benchAuth0Snapshot, benchSnapshot, snapshotLine } from './snapshot.bench.js';
+import { auth0SnapshotLine, benchAuth0Snapshot, benchSanityReadPaths, benchSnapshot, sanityReadPathsLine, snapshotLine } from './snapshot.bench.js';
 import { benchSseClient } from './sse-client.bench.js';
 import { benchWriter, writerByBatchSize } from './writer.bench.js';
 
@@ -58,6 +58,8 @@ console.log('Sanity catch-up…');
 const catchUp = await benchCatchUp();
 console.log('Sanity snapshot…');
 const snapshot = await benchSnapshot();
+console.log('Sanity snapshot read paths…');
+const sanityReadPaths = await benchSanityReadPaths();
 console.log('Auth0 snapshot…');
 const auth0Snapshot = await benchAuth0Snapshot();
 
@@ -86,6 +88,7 @@ console.log(`- ${componentLine(sseClient)}`);
 console.log(`- ${componentLine(exportHistory)}`);
 console.log(`- ${catchUpLine(catchUp)}`);
 console.log(`- ${snapshotLine(snapshot)}`);
+console.log(`- ${sanityReadPathsLine(sanityReadPaths)}`);
 console.log(`- ${auth0SnapshotLine(auth0Snapshot)}`);
 for (const p of postgres) {
   console.log(
@@ -114,6 +117,7 @@ writeFileSync(
       catchUp,
       snapshot,
       auth0Snapshot,
+      sanityReadPaths,
       postgres,
       writerByBatchSize: chart,
     },

@@ -9,6 +9,7 @@ import { runIngestOnFile } from '../harness/ingest-on-file.js';
 import { createLogger } from '../src/common/log.js';
 import { SanitySource } from '../src/sources/sanity/source.js';
 import { simulatedDatasetConfig } from '../src/demo/sanity-config.js';
+import { buildSnapshotQueryUrl } from '../src/sources/sanity/requests.js';
 import { SanitySimulator, startSanitySimulator, timestampAt, type ScriptTransaction } from '../src/simulators/sanity-simulator.js';
 import { Auth0Tenant, startAuth0Tenant, type TenantShape } from '../src/simulators/auth0-tenant.js';
 import { simulatedTenantSource } from '../src/demo/auth0-source.js';
@@ -144,4 +145,80 @@ async function ingestTenant(how: 'snapshot' | 'live'): Promise<{ seconds: number
     await server.close();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The two ways issue #20 names to read a Sanity dataset, measured on the client's side. */
+export interface SanityReadPathsResult {
+  documents: number;
+  matching: number;
+  query: { seconds: number; bytes: number; requests: number };
+  export: { seconds: number; bytes: number; requests: number };
+}
+
+/**
+ * Reads the documents one filter matches (half the dataset) both ways, without storing them:
+ * keyset pages of the query API (the server filters; the simulator's own evaluation time is taken
+ * out), and the Export API's NDJSON of the whole dataset filtered here with groq-js, 1000 at a
+ * time. What this measures is what the client pays in each (bytes received, CPU), which holds
+ * against Sanity too; the server's side it cannot tell.
+ */
+export async function benchSanityReadPaths(): Promise<SanityReadPathsResult> {
+  const script: ScriptTransaction[] = Array.from({ length: DOCUMENTS }, (_, i) => ({
+    id: `tx${String(i).padStart(8, '0')}`,
+    timestamp: timestampAt('2026-03-01T09:00:00.000000Z', i),
+    mutations: [{ create: { _id: `doc-${String(i).padStart(6, '0')}`, _type: i % 2 ? 'post' : 'author', title: `document ${i}`, n: i, tags: ['a', 'b'] } }],
+  }));
+  const sim = new SanitySimulator({ keepAliveMs: 200 });
+  sim.publish(...script);
+  const server = await startSanitySimulator(sim);
+  const config = simulatedDatasetConfig(server.url, { projectId: 'bench', query: '*[_type == "post"]' });
+  try {
+    const query = { seconds: 0, bytes: 0, requests: 0 };
+    let matching = 0;
+    const queryStarted = performance.now();
+    for (let after = ''; ; ) {
+      const text = await (await fetch(buildSnapshotQueryUrl(config, after, 1000))).text();
+      query.bytes += Buffer.byteLength(text);
+      query.requests++;
+      const page = (JSON.parse(text) as { result: { _id: string }[] }).result;
+      if (page.length === 0) break;
+      matching += page.length;
+      after = page.at(-1)!._id;
+    }
+    query.seconds = (performance.now() - queryStarted) / 1000 - sim.queryEvaluationMs / 1000;
+
+    const { evaluate, parse } = await import('groq-js');
+    const filter = parse(config.query);
+    const exported = { seconds: 0, bytes: 0, requests: 1 };
+    let exportMatching = 0;
+    const exportStarted = performance.now();
+    const response = await fetch(`${server.url}/${config.apiVersion}/data/export/${config.dataset}`);
+    let buffered = '';
+    let batch: unknown[] = [];
+    const flush = async () => {
+      exportMatching += ((await (await evaluate(filter, { dataset: batch })).get()) as unknown[]).length;
+      batch = [];
+    };
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      exported.bytes += chunk.length;
+      buffered += Buffer.from(chunk).toString();
+      const lines = buffered.split('\n');
+      buffered = lines.pop()!;
+      for (const line of lines) if (line) batch.push(JSON.parse(line));
+      if (batch.length >= 1000) await flush();
+    }
+    if (batch.length > 0) await flush();
+    exported.seconds = (performance.now() - exportStarted) / 1000;
+    if (exportMatching !== matching) throw new Error(`the two read paths disagree: ${matching} and ${exportMatching} documents`);
+    return { documents: DOCUMENTS, matching, query, export: exported };
+  } finally {
+    await server.close();
+  }
+}
+
+export function sanityReadPathsLine(result: SanityReadPathsResult): string {
+  const perSecond = (side: { seconds: number }) => (result.matching / side.seconds).toFixed(0);
+  return `Sanity snapshot read paths (${result.matching} of ${result.documents} documents match): query API keyset pages ${perSecond(result.query)} documents/s ` +
+    `on the client, ${(result.query.bytes / 1e6).toFixed(1)} MB in ${result.query.requests} requests; Export API filtered with groq-js here ` +
+    `${perSecond(result.export)} documents/s, ${(result.export.bytes / 1e6).toFixed(1)} MB in ${result.export.requests} request`;
 }

@@ -219,12 +219,16 @@ export class SanitySimulator {
       return json(401, { error: 'Unauthorized', message: 'Session not found', statusCode: 401 });
     }
     const path = req.path.split('?')[0];
-    const route = /^\/(v[^/]+)\/data\/(listen|history|query)\/([^/]+)(\/.*)?$/.exec(path);
+    const route = /^\/(v[^/]+)\/data\/(listen|history|query|export)\/([^/]+)(\/.*)?$/.exec(path);
     if (!route || decodeURIComponent(route[3]) !== this.dataset) return json(404, { error: 'Not Found', message: `no route ${path}` });
     const [, , endpoint, , rest = ''] = route;
     if (endpoint === 'listen' && this.down) return json(503, { error: 'Service Unavailable', message: 'simulated outage' });
     if (endpoint === 'listen' && req.method === 'GET') return this.listen(req);
     if (endpoint === 'query' && req.method === 'GET' && rest === '') return this.query(req.query);
+    // The Export API: every document of the dataset as NDJSON, unfiltered (drafts and versions as stored).
+    if (endpoint === 'export' && req.method === 'GET' && rest === '') {
+      return { status: 200, headers: { 'content-type': 'application/x-ndjson' }, body: this.currentDocuments().map((doc) => `${JSON.stringify(doc)}\n`).join('') };
+    }
     if (endpoint === 'history') {
       this.historyRequests.push({ path: rest, query: req.query });
       if (!this.options.historyAccess) return json(403, { error: 'Forbidden', message: 'token lacks history access' });
