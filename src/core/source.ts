@@ -49,7 +49,17 @@ export interface StoredStreamView {
    * The keys of a projection's rows last written before an upstream time: those a re-snapshot
    * written at that time did not see. For entities, only those not deleted, with their `object`.
    */
-  rowsWrittenBefore(query: { table: ProjectionTable; keyColumns: readonly string[]; before: string; entity: boolean }): Promise<Record<string, unknown>[]>;
+  rowsWrittenBefore(query: RowsWrittenBefore): Promise<Record<string, unknown>[]>;
+}
+
+/** Which rows `StoredStreamView.rowsWrittenBefore` asks for. */
+export interface RowsWrittenBefore {
+  table: ProjectionTable;
+  keyColumns: readonly string[];
+  /** Upstream time: rows last written before it. */
+  before: string;
+  /** Entities: only those not already marked deleted, with their `object`. */
+  entity: boolean;
 }
 
 /** Where the stream stands when reading starts, and how to report back while reading. */

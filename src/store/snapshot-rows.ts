@@ -1,6 +1,6 @@
 // The `snapshots` table as every store writes and reads it: one row per snapshot, saved with the
 // rows of each page (src/core/source-event.ts, SnapshotProgress), in SQL both SQLite and PostgreSQL run.
-import type { StoredSnapshot } from '../core/source.js';
+import type { RowsWrittenBefore, StoredSnapshot } from '../core/source.js';
 import type { SnapshotProgress } from '../core/source-event.js';
 
 const SNAPSHOT_COLUMNS = [
@@ -49,20 +49,10 @@ export function toStoredSnapshot(row: SnapshotRow | undefined): StoredSnapshot |
   };
 }
 
-/** Which rows `StoredStreamView.rowsWrittenBefore` asks for. */
-export interface RowsBefore {
-  table: string;
-  keyColumns: readonly string[];
-  /** Upstream time: rows last written before it. */
-  before: string;
-  /** Entities: only those not already marked deleted, with their `object`. */
-  entity: boolean;
-}
-
 const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
 
 /** The select of rowsWrittenBefore, with the store's placeholders for the stream and the time. */
-export function rowsWrittenBeforeSql({ table, keyColumns, entity }: RowsBefore, stream: string, before: string): string {
+export function rowsWrittenBeforeSql({ table, keyColumns, entity }: RowsWrittenBefore, stream: string, before: string): string {
   for (const name of [table, ...keyColumns]) if (!IDENTIFIER.test(name)) throw new Error(`not a plain SQL identifier: ${name}`);
   const columns = entity ? [...keyColumns, 'object'] : keyColumns;
   return `SELECT ${columns.join(', ')} FROM ${table} WHERE stream = ${stream} AND event_time < ${before}${entity ? ' AND deleted_at IS NULL' : ''}`;
