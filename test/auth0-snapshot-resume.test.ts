@@ -73,3 +73,29 @@ it('resumes the organization it stopped in, by id, when one before it on the pag
     expect([...(seen.get(orgId) ?? [])].sort(), orgId).toEqual([...tenant.members.get(orgId)!.keys()].sort());
   }
 });
+
+it('goes on with the next organization when one it listed is deleted before its members are read', async () => {
+  const orgIds = [...tenant.organizations.keys()].sort();
+  const rows: { frameEvent: string; data: string }[] = [];
+  const start: Auth0SnapshotStart = { snapshotId: 2, startedAt: nowTime(), position: null, rowsRead: 0, pages: 0, rowsDeleted: 0 };
+  let deleted: string | undefined;
+  for await (const item of readAuth0Snapshot(start, reading)) {
+    if (item.kind === 'event') rows.push(item);
+    if (item.kind !== 'snapshot') continue;
+    commit(item);
+    const position = item.position === null ? {} : (JSON.parse(item.position) as { current?: string });
+    // While an organization on a page is read, the next one on it goes.
+    if (deleted === undefined && position.current === orgIds[1]) {
+      deleted = orgIds[2];
+      tenant.organizations.delete(deleted);
+      tenant.members.delete(deleted);
+      tenant.connections.delete(deleted);
+    }
+  }
+  expect(deleted).toBeDefined();
+  expect(committed).toMatchObject({ snapshotId: 2, status: 'finished' });
+  const seen = membersIn(rows);
+  for (const orgId of tenant.organizations.keys()) {
+    expect([...(seen.get(orgId) ?? [])].sort(), orgId).toEqual([...tenant.members.get(orgId)!.keys()].sort());
+  }
+});

@@ -279,7 +279,10 @@ class SnapshotReader {
     for (let p = first; p < parts.length; p++) {
       let from = resume !== null && p === first ? resume.partFrom : null;
       for (;;) {
-        const { rows, next } = await parts[p].page(from);
+        const page = await this.goneOnNotFound(() => parts[p].page(from));
+        // The entity was deleted since its list was read: the stream's event for that says the rest.
+        if (page === 'gone') return;
+        const { rows, next } = page;
         yield* rows;
         const after = next !== null ? { part: parts[p].name, partFrom: next } : p + 1 < parts.length ? { part: parts[p + 1].name, partFrom: null } : null;
         if (after) yield this.checkpoint({ ...here, ...after });
@@ -354,6 +357,17 @@ class SnapshotReader {
       items.push(...page.items);
       if (page.next === null) return items;
       from = page.next;
+    }
+  }
+
+  /** A part of an entity answered 404: the entity is gone. */
+  private async goneOnNotFound<T>(read: () => Promise<T>): Promise<T | 'gone'> {
+    try {
+      return await read();
+    } catch (error) {
+      if (!(error instanceof ManagementRefusal) || error.status !== 404) throw error;
+      this.reading.log.info('an entity the snapshot listed is gone (404); going on with the next', { path: error.path });
+      return 'gone';
     }
   }
 
