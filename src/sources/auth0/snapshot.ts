@@ -304,7 +304,12 @@ class SnapshotReader {
           const page = await checkpointPage(management, `${base}/members`, 'members', from, this.take, { fields: 'user_id,roles', include_fields: true });
           const rows: SnapshotItem[] = [];
           for (const member of page.items) {
-            if (!Array.isArray(member.roles) && typeof member.user_id === 'string') member.roles = await this.allItems(`${base}/members/${encodeURIComponent(member.user_id)}/roles`, 'roles', 'offset');
+            if (!Array.isArray(member.roles) && typeof member.user_id === 'string') {
+              const roles = await this.goneOnNotFound(() => this.allItems(`${base}/members/${encodeURIComponent(member.user_id as string)}/roles`, 'roles', 'offset'));
+              // A member who left since the page was read: the stream's event says so.
+              if (roles === 'gone') continue;
+              member.roles = roles;
+            }
             rows.push(this.row('snapshot.organization.member', member, parents));
           }
           return { rows, next: page.next };
@@ -325,7 +330,8 @@ class SnapshotReader {
           const rows: SnapshotItem[] = [];
           for (const group of page.items) {
             if (typeof group.id !== 'string') continue;
-            const roles = await this.allItems(`${base}/groups/${encodeURIComponent(group.id)}/roles`, 'roles', 'checkpoint');
+            const roles = await this.goneOnNotFound(() => this.allItems(`${base}/groups/${encodeURIComponent(group.id as string)}/roles`, 'roles', 'checkpoint'));
+            if (roles === 'gone') continue;
             for (const role of roles) rows.push(this.row('snapshot.organization.group.role', role, { ...parents, group_id: group.id }));
           }
           return { rows, next: page.next };
@@ -360,7 +366,7 @@ class SnapshotReader {
     }
   }
 
-  /** A part of an entity answered 404: the entity is gone. */
+  /** A read answered 404: what it was about (an entity, a member, a group) is gone since it was listed. */
   private async goneOnNotFound<T>(read: () => Promise<T>): Promise<T | 'gone'> {
     try {
       return await read();
