@@ -3,8 +3,8 @@
 
 /**
  * The items of `side` and `main` as they arrive. An item that `continues` (more of its
- * transaction follow) keeps its sequence's turn until one that does not, so that a transaction is never split by the other sequence's
- * items. Ends when `main` ends (`side` ending first leaves `main` alone); the first error of
+ * transaction follow) keeps its sequence's turn until one that does not, so that a transaction
+ * is never split by the other sequence's items. Ends when `main` ends (`side` ending first leaves `main` alone); the first error of
  * either ends it too.
  */
 export async function* interleave<T>(side: AsyncIterator<T>, main: AsyncIterator<T>, continues: (item: T) => boolean): AsyncGenerator<T> {

@@ -51,9 +51,18 @@ export function toStoredSnapshot(row: SnapshotRow | undefined): StoredSnapshot |
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
 
+/**
+ * Table and column names come from normalizers, not users; checking them keeps SQL built from
+ * them safe even if that ever changes.
+ */
+export function checkIdentifier(name: string): string {
+  if (!IDENTIFIER.test(name)) throw new Error(`not a plain SQL identifier: ${name}`);
+  return name;
+}
+
 /** The select of rowsWrittenBefore, with the store's placeholders for the stream and the time. */
 export function rowsWrittenBeforeSql({ table, keyColumns, entity }: RowsWrittenBefore, stream: string, before: string): string {
-  for (const name of [table, ...keyColumns]) if (!IDENTIFIER.test(name)) throw new Error(`not a plain SQL identifier: ${name}`);
+  for (const name of [table, ...keyColumns]) checkIdentifier(name);
   const columns = entity ? [...keyColumns, 'object'] : keyColumns;
   return `SELECT ${columns.join(', ')} FROM ${table} WHERE stream = ${stream} AND event_time < ${before}${entity ? ' AND deleted_at IS NULL' : ''}`;
 }

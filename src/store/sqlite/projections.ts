@@ -3,6 +3,7 @@
 import type Database from 'better-sqlite3';
 import type { RevisionMismatch } from '../../core/batch.js';
 import type { ColumnValues, DetailRow, ProjectionTable } from '../../core/change.js';
+import { checkIdentifier } from '../snapshot-rows.js';
 
 /** Where the event that carries an op stands in the order of writes. */
 export interface WriteOrder {
@@ -17,8 +18,6 @@ type StoredOp =
   | { op: 'remove-matching'; table: ProjectionTable; match: ColumnValues };
 
 type SqlValue = string | number | null;
-
-const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
 
 /** What a prepared statement does; with its table and the columns it binds, that names it. */
 type StatementKind =
@@ -234,11 +233,4 @@ function whereKey(keyColumns: string[]): string {
 
 function toSql(value: string | number | boolean | null): SqlValue {
   return typeof value === 'boolean' ? (value ? 1 : 0) : value;
-}
-
-// Table and column names come from normalizers, not users; checking them keeps SQL built from
-// them safe even if that ever changes.
-function checkIdentifier(name: string): string {
-  if (!IDENTIFIER.test(name)) throw new Error(`not a plain SQL identifier: ${name}`);
-  return name;
 }
