@@ -1,14 +1,16 @@
 // --until-idle: time the upstream was reachable with nothing to send, added up since the last
 // event. It stops while reconnecting after a failure (backoff, Retry-After, a refusal) and starts
 // again when a connection opens; a clean end of stream and the reconnect after it count as
-// reachable. A source busy for the stream without yielding (a History catch-up) holds it too.
+// reachable. A source busy for the stream without yielding (a History catch-up) holds it too, and
+// so does a reader waiting for the database to take its batch (the upstream may well have more).
 import type { ConnectionEvent } from '../core/connection-event.js';
 
 export class IdleClock {
   private timer: NodeJS.Timeout | undefined;
   private reachableSince: number | undefined;
   private idleSpentMs = 0;
-  private sourceBusy = false;
+  /** Holds on the clock: a busy source, a reader waiting for a commit. */
+  private holds = 0;
 
   /** With no limit the clock never fires. */
   constructor(
@@ -34,10 +36,11 @@ export class IdleClock {
     }
   }
 
+  /** Holds the clock (true) or lets it go (false), in pairs; once the last hold goes, idle time starts from zero. */
   busy(busy: boolean): void {
-    this.sourceBusy = busy;
+    this.holds += busy ? 1 : -1;
     if (busy) clearTimeout(this.timer);
-    else this.eventReceived();
+    else if (this.holds === 0) this.eventReceived();
   }
 
   stop(): void {
@@ -46,7 +49,7 @@ export class IdleClock {
 
   private arm(): void {
     clearTimeout(this.timer);
-    if (this.limitMs === undefined || this.reachableSince === undefined || this.sourceBusy) return;
+    if (this.limitMs === undefined || this.reachableSince === undefined || this.holds > 0) return;
     const idleMs = this.idleSpentMs + (Date.now() - this.reachableSince);
     this.timer = setTimeout(this.onIdle, Math.max(0, this.limitMs - idleMs));
   }

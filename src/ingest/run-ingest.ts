@@ -160,6 +160,15 @@ async function ingestWith<E extends UpstreamEvent>(writer: StreamWriter, options
     onFailed: () => stop.abort(),
   });
   const idle = new IdleClock(options.untilIdleMs, () => stopWith('until-idle'));
+  // While the reader waits for the database to take a batch, the upstream is not idle.
+  const submitWaiting = async (batch: Batch) => {
+    idle.busy(true);
+    try {
+      await committer.submit(batch);
+    } finally {
+      idle.busy(false);
+    }
+  };
 
   const ageTimer = setInterval(() => {
     if (builder.isEmpty) return;
@@ -206,11 +215,11 @@ async function ingestWith<E extends UpstreamEvent>(writer: StreamWriter, options
         summary.received++;
         idle.eventReceived();
         const held = builder.events;
-        if (held >= batchSize && !(builder.inTransaction && held < batchSize * TRANSACTION_BATCH_LIMIT)) await committer.submit(builder.take());
+        if (held >= batchSize && !(builder.inTransaction && held < batchSize * TRANSACTION_BATCH_LIMIT)) await submitWaiting(builder.take());
         if (options.maxEvents !== undefined && summary.received >= options.maxEvents) stopWith('max-events');
       } else if (item.kind === 'snapshot') {
         // A snapshot's page commits with its progress, so that a restart resumes after it.
-        await committer.submit(builder.take());
+        await submitWaiting(builder.take());
       }
       if (stop.signal.aborted) break;
     }
