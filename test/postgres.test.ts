@@ -12,12 +12,16 @@ import { keepAlive, serveAfterCursor } from './helpers/auth0.js';
 import { pgClient, postgresBackend, type TestDatabase } from './helpers/backends.js';
 import { collect, runCli, spawnCli, tempDir } from './helpers/cli.js';
 import { startTestPostgres } from '../harness/postgres-server.js';
+import type { CommitResult } from '../src/core/batch.js';
 import type { ProjectionOp } from '../src/core/change.js';
+import { DatabaseBusyError } from '../src/common/errors.js';
+import { batchOf, userChange } from './helpers/store.js';
 import { openStore, withStore } from '../src/store/open-store.js';
 import { projectionGroupsJson, type TimedOp } from '../src/store/postgres/projection-groups.js';
 
 const { url, password } = inject('postgres');
 const script = randomAuth0Script({ frames: 3000, random: seededRandom(7) });
+const fastScript = randomAuth0Script({ frames: 30_000, random: seededRandom(8) });
 
 function ingestArgs(server: SseTestServer, db: TestDatabase, ...extra: string[]): string[] {
   return ['ingest', 'auth0', '--stream', 'tenant', '--domain', 'tenant.eu.auth0.com', '--url', server.url, ...db.args, ...extra];
@@ -26,13 +30,16 @@ function ingestArgs(server: SseTestServer, db: TestDatabase, ...extra: string[])
 describe('the PostgreSQL destination', () => {
   let paced: SseTestServer;
   let unpaced: SseTestServer;
+  let fast: SseTestServer;
   beforeAll(async () => {
     paced = await startSseTestServer(serveAfterCursor(script.entries, { pace: { framesPerTick: 10, tickMs: 10 }, tail: keepAlive(5000) }));
     unpaced = await startSseTestServer(serveAfterCursor(script.entries, { tail: keepAlive(5000) }));
+    fast = await startSseTestServer(serveAfterCursor(fastScript.entries, { pace: { framesPerTick: 100, tickMs: 10 }, tail: keepAlive(5000) }));
   });
   afterAll(async () => {
     await paced?.close();
     await unpaced?.close();
+    await fast?.close();
   });
 
   it('refuses a --db URL that holds a password, before connecting, and never prints it', async () => {
@@ -81,7 +88,13 @@ describe('the PostgreSQL destination', () => {
     expect(mine.map((note) => note.seq)).toEqual([...mine.map((note) => note.seq)].sort((a, b) => a - b));
   });
 
-  it('loses and doubles nothing when its connections are killed, during and between batches', async () => {
+  // Paced, batches close by age and commit one at a time. Fast, full batches come faster than they
+  // commit, so a batch's rows go in while the one before it commits (two transactions open); the
+  // reader then waits for the database far longer than --until-idle, which is not idle time.
+  it.each([
+    { pace: 'paced', script, overlapping: false },
+    { pace: 'fast', script: fastScript, overlapping: true },
+  ])('loses and doubles nothing when its connections are killed, during and between batches ($pace)', async ({ script: told, overlapping }) => {
     // A server of its own: killing every sse-sink session of the shared one would kill the other
     // tests' sessions too (they run beside this one).
     const own = await startTestPostgres();
@@ -96,12 +109,22 @@ describe('the PostgreSQL destination', () => {
           await client.end();
         }
       };
-      const args = ingestArgs(paced, { args: ['--db', own.url, '--db-schema', schema] } as TestDatabase, '--until-idle', '2');
+      const args = ingestArgs(overlapping ? fast : paced, { args: ['--db', own.url, '--db-schema', schema] } as TestDatabase, '--until-idle', '2');
       const child = spawnCli(args, { AUTH0_TOKEN: 't', PGPASSWORD: own.password });
       const exited = collect(child);
       let done = false;
       void exited.then(() => (done = true));
       let killed = 0;
+      let mostOpen = 0;
+      // Transactions that have written: before the first kill (after it, held batches commit one
+      // at a time until the database answers again).
+      for (const end = Date.now() + 5000; overlapping && mostOpen < 2 && Date.now() < end && !done; ) {
+        const [open] = await query<{ n: string }>(
+          "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'sse-sink' AND backend_xid IS NOT NULL",
+          false,
+        );
+        mostOpen = Math.max(mostOpen, Number(open.n));
+      }
       // pg_terminate_backend is what a failover, an admin or a restarting pooler does to a session.
       for (let round = 0; round < 12 && !done; round++) {
         await new Promise((resolve) => setTimeout(resolve, 150));
@@ -114,12 +137,13 @@ describe('the PostgreSQL destination', () => {
       const result = await exited;
       expect(result.code, result.stderr).toBe(0);
       expect(killed).toBeGreaterThan(0);
+      if (overlapping) expect(mostOpen).toBe(2);
       const [events] = await query<{ n: string; distinct_ids: string }>('SELECT count(*) AS n, count(DISTINCT event_id) AS distinct_ids FROM events');
-      expect(events).toEqual({ n: String(script.firstArrival.size), distinct_ids: String(script.firstArrival.size) });
+      expect(events).toEqual({ n: String(told.firstArrival.size), distinct_ids: String(told.firstArrival.size) });
       const [letters] = await query<{ n: string }>('SELECT count(*) AS n FROM dead_letters');
-      expect(Number(letters.n)).toBe(script.deadLetterPositions.length);
+      expect(Number(letters.n)).toBe(told.deadLetterPositions.length);
       const emails = await query<{ user_id: string; email: string }>('SELECT user_id, email FROM users');
-      expect(new Map(emails.map((row) => [row.user_id, row.email]))).toEqual(script.expectedEmails);
+      expect(new Map(emails.map((row) => [row.user_id, row.email]))).toEqual(told.expectedEmails);
     } finally {
       await own.stop();
     }
@@ -234,5 +258,45 @@ describe('set-based projection writes on PostgreSQL', () => {
     expect(JSON.parse(projectionGroupsJson(ops)).some((group: { run?: boolean }) => group.run)).toBe(true);
     expect(results[1]).toEqual(results[0]);
     expect(results[0].mismatches.length).toBeGreaterThan(0);
+  });
+});
+
+describe('commits in flight on PostgreSQL', () => {
+  const T1 = '2026-01-01T00:00:01.000000Z';
+  const T2 = '2026-01-01T00:00:02.000000Z';
+
+  it('commits a batch only after the one before it, after its rows in seq, and rolls it back when that one failed', async () => {
+    const db = postgresBackend.fresh();
+    await withStore(openStore(db.target), async (store) => {
+      const writer = await store.openWriter({ name: 'test', source: 'auth0', definition: {} });
+      expect(writer.commitsInFlight).toBe(2);
+      const stored = () => db.rows<{ event_id: string; seq: number }>('SELECT event_id, seq FROM events ORDER BY seq');
+      const cursor = async () => (await db.rows<{ cursor: string | null }>('SELECT cursor FROM streams'))[0].cursor;
+
+      let finishBefore!: (result: CommitResult) => void;
+      const before = new Promise<CommitResult>((resolve) => (finishBefore = resolve));
+      const first = writer.commit(batchOf(Array.from({ length: 300 }, (_, i) => userChange(`evt_a${i}`, `u${i}`, T1)), 'c1'));
+      const second = writer.commit(batchOf([userChange('evt_b', 'u1', T2, 'second@example.com')], 'c2'), before);
+      await first;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(await cursor()).toBe('c1');
+      expect((await stored()).some((row) => row.event_id === 'evt_b')).toBe(false);
+      finishBefore(await first);
+      expect(await second).toMatchObject({ inserted: 1 });
+      expect(await cursor()).toBe('c2');
+      expect((await stored()).at(-1)?.event_id).toBe('evt_b');
+      expect((await db.rows("SELECT email FROM users WHERE user_id = 'u1'"))[0]).toEqual({ email: 'second@example.com' });
+
+      const failed = Promise.reject(new DatabaseBusyError('refused'));
+      failed.catch(() => undefined);
+      const refused = writer.commit(batchOf([userChange('evt_c', 'u2', T2)], 'c3'), failed);
+      await expect(refused).rejects.toThrow(/the batch before this one was not committed; nothing was committed/);
+      expect(await cursor()).toBe('c2');
+      expect((await stored()).some((row) => row.event_id === 'evt_c')).toBe(false);
+      // A failure settled before a commit starts does not hold that one back: it is the retry.
+      expect(await writer.commit(batchOf([userChange('evt_c', 'u2', T2)], 'c3'))).toMatchObject({ inserted: 1 });
+      expect(await cursor()).toBe('c3');
+      await writer.release('test done');
+    });
   });
 });

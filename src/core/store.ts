@@ -34,12 +34,17 @@ export interface StreamWriter {
   readonly position: StreamPosition;
   /** The committed state a source may consult (a Sanity catch-up's documents and open gaps). */
   readonly stored: StoredStreamView;
+  /** How many commits may be in flight at once (`commit`'s `after`); 1 where commits are serial. */
+  readonly commitsInFlight: number;
   /**
    * Writes the batch, its projections and its cursor in one transaction, or nothing. Throws
    * LeaseLostError when another ingester took the stream, DatabaseBusyError when the database
-   * stayed locked (nothing was written: the same batch may be committed again).
+   * stayed locked (nothing was written: the same batch may be committed again). With `after`,
+   * the commit of the batch before it, still in flight: commits only once that one has, and
+   * rolls back (DatabaseBusyError) when that one failed. A writer whose `commitsInFlight` is 1 is
+   * never given one.
    */
-  commit(batch: Batch): Promise<CommitResult>;
+  commit(batch: Batch, after?: Promise<CommitResult>): Promise<CommitResult>;
   /** Extends the lease; false when another ingester has taken the stream over. */
   renewLease(): Promise<boolean>;
   /** Gives the stream up, saying why (`until-idle`, `signal`, an error): `status` shows it. */

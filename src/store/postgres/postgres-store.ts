@@ -128,12 +128,23 @@ export class PostgresStore implements Store {
     }));
     const stream = wanted.name;
     const lease: HeldLease = { owner, token, ttlMs };
+    // Resolves once the latest commit's events are inserted (or it failed): the next commit's
+    // events wait for it, so that seq follows the order of the batches.
+    let eventsInserted = Promise.resolve();
     return {
       stream,
       leaseTtlMs: ttlMs,
       position,
       stored: this.storedStreamView(stream),
-      commit: (batch) => this.retryable(() => this.inTransaction((client) => commitBatch(client, stream, lease, batch))),
+      // A batch's rows go in on a second connection while the one before it commits.
+      commitsInFlight: 2,
+      commit: (batch, after) => {
+        const order: CommitOrder = { eventsBefore: eventsInserted, eventsInserted: () => {}, after };
+        eventsInserted = new Promise((resolve) => (order.eventsInserted = resolve));
+        const committed = this.retryable(() => this.inTransaction((client) => commitBatch(client, stream, lease, batch, order)));
+        void committed.finally(order.eventsInserted).catch(() => undefined);
+        return committed;
+      },
       renewLease: () =>
         this.retryable(async () => {
           const result = await this.pool.query(
@@ -422,9 +433,24 @@ interface ExportRow {
   payload: string;
 }
 
-/** One batch: its events, their projections and detail rows, dead letters, gaps and the cursor. */
-async function commitBatch(client: pg.PoolClient, stream: string, lease: HeldLease, batch: Batch): Promise<CommitResult> {
+/** Where a commit stands among the writer's commits in flight. */
+interface CommitOrder {
+  /** Resolves once the commit before this one has inserted its events (or failed). */
+  eventsBefore: Promise<void>;
+  /** Called once this commit's events and detail rows are in. */
+  eventsInserted: () => void;
+  /** The commit before this one, still in flight: this one commits only after it. */
+  after?: Promise<CommitResult>;
+}
+
+/**
+ * One batch: its events, their projections and detail rows, dead letters, gaps and the cursor.
+ * The events and detail rows may go in while the commit before it is still in flight; everything
+ * that reads or writes what that one wrote (projections, revisions, the cursor) waits for it.
+ */
+async function commitBatch(client: pg.PoolClient, stream: string, lease: HeldLease, batch: Batch, order: CommitOrder): Promise<CommitResult> {
   const result: CommitResult = { inserted: 0, duplicates: 0, deadLetters: 0, revisionMismatches: [], insertedByType: {} };
+  await order.eventsBefore;
   const seqs = await insertEvents(client, stream, batch);
   let unknown = 0;
   let lastEventAt: string | null = null;
@@ -449,6 +475,14 @@ async function commitBatch(client: pg.PoolClient, stream: string, lease: HeldLea
     for (const op of change.projections) ops.push({ op, time: history.occurredAt, seq });
   }
   await insertDocumentMutations(client, stream, details);
+  order.eventsInserted();
+  if (order.after) {
+    try {
+      await order.after;
+    } catch {
+      throw new DatabaseBusyError('the batch before this one was not committed; nothing was committed');
+    }
+  }
   if (ops.length) {
     const { rows } = await client.query<{ mismatches: string }>('SELECT sse_sink_write($1, $2::jsonb)::text AS mismatches', [stream, projectionGroupsJson(ops)]);
     result.revisionMismatches = JSON.parse(rows[0].mismatches) as RevisionMismatch[];

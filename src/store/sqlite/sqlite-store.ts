@@ -52,6 +52,8 @@ export class SqliteStore implements Store {
       leaseTtlMs: ttlMs,
       position: { cursor: row.cursor, lastEventAt: row.lastEventAt },
       stored: storedStreamView(this.sink.sqlite, wanted.name),
+      // SQLite writes one transaction at a time.
+      commitsInFlight: 1,
       commit: async (batch: Batch): Promise<CommitResult> => busyAsTyped(() => writer.commit(batch)),
       renewLease: async () => busyAsTyped(() => lease.renew()),
       release: async (reason) => lease.release(reason),
