@@ -44,7 +44,7 @@ import { isRetryable, maskedUrl, type PostgresTarget } from './connection.js';
 import { createPool } from './pool.js';
 import { projectionGroupsJson, withoutNul, type TimedOp } from './projection-groups.js';
 
-/** The channel a commit notifies: `{"stream": …, "seq": …}`, the newest seq it stored. */
+/** The channel a commit notifies: `{"schema": …, "stream": …, "seq": …}`, the newest seq it stored. */
 export const NOTIFY_CHANNEL = 'sse_sink';
 
 const INGEST_STATEMENT_TIMEOUT_MS = 60_000;
@@ -141,7 +141,7 @@ export class PostgresStore implements Store {
       commit: (batch, after) => {
         const order: CommitOrder = { eventsBefore: eventsInserted, eventsInserted: () => {}, after };
         eventsInserted = new Promise((resolve) => (order.eventsInserted = resolve));
-        const committed = this.retryable(() => this.inTransaction((client) => commitBatch(client, stream, lease, batch, order)));
+        const committed = this.retryable(() => this.inTransaction((client) => commitBatch(client, { schema: this.target.schema, stream }, lease, batch, order)));
         void committed.finally(order.eventsInserted).catch(() => undefined);
         return committed;
       },
@@ -448,7 +448,13 @@ interface CommitOrder {
  * The events and detail rows may go in while the commit before it is still in flight; everything
  * that reads or writes what that one wrote (projections, revisions, the cursor) waits for it.
  */
-async function commitBatch(client: pg.PoolClient, stream: string, lease: HeldLease, batch: Batch, order: CommitOrder): Promise<CommitResult> {
+async function commitBatch(
+  client: pg.PoolClient,
+  { schema, stream }: { schema: string; stream: string },
+  lease: HeldLease,
+  batch: Batch,
+  order: CommitOrder,
+): Promise<CommitResult> {
   const result: CommitResult = { inserted: 0, duplicates: 0, deadLetters: 0, revisionMismatches: [], insertedByType: {} };
   await order.eventsBefore;
   const seqs = await insertEvents(client, stream, batch);
@@ -527,7 +533,7 @@ async function commitBatch(client: pg.PoolClient, stream: string, lease: HeldLea
       result.inserted, result.duplicates, unknown, result.deadLetters, lease.ttlMs, lease.token],
   );
   if (saved.rowCount !== 1) throw new LeaseLostError(stream);
-  if (newestSeq > 0) await client.query('SELECT pg_notify($1, $2)', [NOTIFY_CHANNEL, JSON.stringify({ stream, seq: newestSeq })]);
+  if (newestSeq > 0) await client.query('SELECT pg_notify($1, $2)', [NOTIFY_CHANNEL, JSON.stringify({ schema, stream, seq: newestSeq })]);
   return result;
 }
 
