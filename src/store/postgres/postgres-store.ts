@@ -139,9 +139,14 @@ export class PostgresStore implements Store {
       // A batch's rows go in on a second connection while the one before it commits.
       commitsInFlight: 2,
       commit: (batch, after) => {
-        const order: CommitOrder = { eventsBefore: eventsInserted, eventsInserted: () => {}, after };
+        const eventsBefore = eventsInserted;
+        const order: CommitOrder = { eventsInserted: () => {}, after };
         eventsInserted = new Promise((resolve) => (order.eventsInserted = resolve));
-        const committed = this.retryable(() => this.inTransaction((client) => commitBatch(client, { schema: this.target.schema, stream }, lease, batch, order)));
+        // The connection is taken once the commit before has its own, so that commits waiting for
+        // the ones before them never hold every connection of the pool.
+        const committed = eventsBefore.then(() =>
+          this.retryable(() => this.inTransaction((client) => commitBatch(client, { schema: this.target.schema, stream }, lease, batch, order))),
+        );
         void committed.finally(order.eventsInserted).catch(() => undefined);
         return committed;
       },
@@ -435,8 +440,6 @@ interface ExportRow {
 
 /** Where a commit stands among the writer's commits in flight. */
 interface CommitOrder {
-  /** Resolves once the commit before this one has inserted its events (or failed). */
-  eventsBefore: Promise<void>;
   /** Called once this commit's events and detail rows are in. */
   eventsInserted: () => void;
   /** The commit before this one, still in flight: this one commits only after it. */
@@ -456,7 +459,6 @@ async function commitBatch(
   order: CommitOrder,
 ): Promise<CommitResult> {
   const result: CommitResult = { inserted: 0, duplicates: 0, deadLetters: 0, revisionMismatches: [], insertedByType: {} };
-  await order.eventsBefore;
   const seqs = await insertEvents(client, stream, batch);
   let unknown = 0;
   let lastEventAt: string | null = null;
