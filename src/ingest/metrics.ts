@@ -93,7 +93,7 @@ export function createIngestMetrics({ streams, processMetrics = true }: IngestMe
   });
   const commitSeconds = new Histogram({
     name: 'sse_sink_commit_duration_seconds',
-    help: 'How long committing one batch (one transaction) took.',
+    help: 'How long committing one batch (one transaction) took, with its wait for the batch before it (PostgreSQL).',
     labelNames: ['stream'],
     buckets: COMMIT_SECONDS_BUCKETS,
     registers,

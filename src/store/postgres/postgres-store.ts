@@ -128,8 +128,9 @@ export class PostgresStore implements Store {
     }));
     const stream = wanted.name;
     const lease: HeldLease = { owner, token, ttlMs };
-    // Resolves once the latest commit's events are inserted (or it failed): the next commit's
-    // events wait for it, so that seq follows the order of the batches.
+    // Resolves once the latest commit's events are inserted (or it failed). The next commit waits
+    // for it before it takes a connection: its seqs follow that batch's, and commits waiting for
+    // the ones before them never hold every connection of the pool.
     let eventsInserted = Promise.resolve();
     return {
       stream,
@@ -142,8 +143,6 @@ export class PostgresStore implements Store {
         const eventsBefore = eventsInserted;
         const order: CommitOrder = { eventsInserted: () => {}, after };
         eventsInserted = new Promise((resolve) => (order.eventsInserted = resolve));
-        // The connection is taken once the commit before has its own, so that commits waiting for
-        // the ones before them never hold every connection of the pool.
         const committed = eventsBefore.then(() =>
           this.retryable(() => this.inTransaction((client) => commitBatch(client, { schema: this.target.schema, stream }, lease, batch, order))),
         );
